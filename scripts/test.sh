@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every check and test of drivegate: installs the system packages the tests need when missing
+# (Debian, as root), builds, type-checks, lints, checks formatting, then runs node's test runner
+# over every *.test.js that the build produced. Services the tests need are started by
+# scripts/services.sh on loopback and stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/ensure-system-deps.sh
+
+echo "== build + typecheck (tsc, strict)"
+npx --no-install tsc -p tsconfig.json
+
+echo "== format (prettier --check)"
+npx --no-install prettier --check . >/dev/null || { npx --no-install prettier --check . ; exit 1; }
+
+echo "== lint (eslint)"
+npx --no-install eslint .
+
+echo "== tests (node --test)"
+mapfile -t files < <(find dist/src dist/bench -name '*.test.js' 2>/dev/null | sort)
+if [ "${#files[@]}" -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
+node --test --test-concurrency=2 --test-reporter=spec "${files[@]}"

@@ -1,0 +1,10 @@
+/**
+ * The registry of command groups. Each group is a function that adds its commands to the root
+ * program; add new groups here.
+ */
+import type { Command } from 'commander';
+
+/** Registers every command group on `program`. */
+export function registerCommands(program: Command): void {
+  void program;
+}
