@@ -90,6 +90,12 @@ export interface Road {
   lateralOffset: number;
   /** Width of the shoulder/sidewalk beyond the outer lane markings, metres. */
   shoulderWidth: number;
+  /**
+   * Number of lanes, counted from the left (lanes laneCount-oncomingLanes .. laneCount-1), that carry
+   * oncoming traffic; the marking between the two directions is drawn in `marking.centerColor`.
+   * 0 or absent: every lane goes the ego's way (a divided highway).
+   */
+  oncomingLanes?: number;
   /** Lane marking style: dashed separators, solid edges; 'yellow' centre lines in some regions. */
   marking: { color: Rgb; centerColor: Rgb; dashLength: number; gapLength: number; width: number };
   /** Road surface colour. */
