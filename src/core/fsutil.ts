@@ -8,7 +8,8 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** Fsyncs a folder, so that a rename or create inside it survives a crash. */
+export async function fsyncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r');
   try {
     await handle.sync();
