@@ -3,8 +3,10 @@
  * program; add new groups here.
  */
 import type { Command } from 'commander';
+import { registerWorld } from './world.js';
 
 /** Registers every command group on `program`. */
 export function registerCommands(program: Command): void {
   void program;
+  registerWorld(program);
 }
