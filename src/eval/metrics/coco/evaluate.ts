@@ -1,0 +1,606 @@
+/**
+ * The COCO detection evaluation (pycocotools' COCOeval evaluate + accumulate + summarize for iouType
+ * bbox and segm), computed on columnar data:
+ *
+ * - ground truth and detections are grouped per (image, category) with counting sorts into index lists;
+ * - per block, detections are ordered by score (stable, like mergesort) and cut to 100, the IoU matrix is
+ *   computed once into a reused Float64Array, and the greedy matching runs per area range (a range whose
+ *   ground-truth ignore flags equal an earlier range's reuses its matches: the matching depends on
+ *   nothing else, and the three maxDets are prefixes of the same matching);
+ * - per detection, the outcome at the 10 IoU thresholds is kept as bit masks per area range;
+ * - accumulation sorts each category's detections once (score descending, ties in image then rank
+ *   order, as a stable sort of the concatenation does) and walks them per (area, maxDets, threshold).
+ *
+ * Conventions that matter for exactness are those of pycocotools; see docs/metrics-coco.md.
+ */
+import type { CocoDetections, CocoGroundTruth, CocoId, CocoIouType } from './load.js';
+import { boxIou, rleIouRuns } from './mask.js';
+
+/** numpy.linspace(start, stop, num) as numpy computes it: i * step + start, the last value exactly stop. */
+export function linspace(start: number, stop: number, num: number): Float64Array {
+  const out = new Float64Array(num);
+  const step = (stop - start) / (num - 1);
+  for (let i = 0; i < num; i++) out[i] = i * step + start;
+  if (num > 1) out[num - 1] = stop;
+  return out;
+}
+
+/** IoU thresholds .50:.05:.95, exactly as pycocotools' np.linspace(.5, 0.95, 10). */
+export const IOU_THRESHOLDS: Float64Array = linspace(0.5, 0.95, Math.round((0.95 - 0.5) / 0.05) + 1);
+/** Recall thresholds 0:.01:1 (101 values). */
+export const RECALL_THRESHOLDS: Float64Array = linspace(0, 1, Math.round((1 - 0) / 0.01) + 1);
+/** Area ranges all, small, medium, large (inclusive bounds, in pixels). */
+export const AREA_RANGES: readonly (readonly [number, number])[] = [
+  [0 ** 2, 1e5 ** 2],
+  [0 ** 2, 32 ** 2],
+  [32 ** 2, 96 ** 2],
+  [96 ** 2, 1e5 ** 2],
+];
+/** Labels of AREA_RANGES. */
+export const AREA_LABELS = ['all', 'small', 'medium', 'large'] as const;
+/** Maximum detections per image and category considered. */
+export const MAX_DETS: readonly number[] = [1, 10, 100];
+/** Names of the 12 summary numbers, in order. */
+export const STAT_NAMES: readonly string[] = [
+  'AP',
+  'AP50',
+  'AP75',
+  'APs',
+  'APm',
+  'APl',
+  'AR1',
+  'AR10',
+  'AR100',
+  'ARs',
+  'ARm',
+  'ARl',
+];
+
+const T = 10;
+const R = 101;
+const A = 4;
+const M = 3;
+const EPS = 2.220446049250313e-16; // np.spacing(1)
+
+/** Per-class results for reports. */
+export interface CocoClassResult {
+  categoryId: CocoId;
+  name: string;
+  /** AP@[.5:.95] (area all, 100 detections); -1 when the class has no ground truth. */
+  ap: number;
+  /** AP at IoU .5 and .75 (-1 without ground truth). */
+  ap50: number;
+  ap75: number;
+  /** Number of non-crowd ground-truth objects and of detections (before the 100 cut). */
+  gtCount: number;
+  dtCount: number;
+  /** Precision at RECALL_THRESHOLDS at IoU .5 (area all, 100 detections); null without ground truth. */
+  prAt50: number[] | null;
+  /** The same averaged over the 10 IoU thresholds; null without ground truth. */
+  prMean: number[] | null;
+}
+
+/** The outcome of a COCO evaluation. */
+export interface CocoEvalResult {
+  iouType: CocoIouType;
+  /** AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl (-1 where undefined). */
+  stats: number[];
+  perClass: CocoClassResult[];
+  /** Precision [T=10][R=101][K][A=4][M=3] in C order, -1 where undefined (as pycocotools' eval['precision']). */
+  precision: Float64Array;
+  /** Recall [T][K][A][M] (as eval['recall']). */
+  recall: Float64Array;
+  /** Category ids in the order of the K axis. */
+  categoryIds: CocoId[];
+  counts: { images: number; categories: number; gt: number; dt: number };
+}
+
+/** Pairwise summation as numpy's add.reduce does it for a contiguous float64 array (bit-identical). */
+function pairwiseSum(a: Float64Array, s: number, n: number): number {
+  if (n < 8) {
+    let res = -0;
+    for (let i = 0; i < n; i++) res += a[s + i]!;
+    return res;
+  }
+  if (n <= 128) {
+    let r0 = a[s]!;
+    let r1 = a[s + 1]!;
+    let r2 = a[s + 2]!;
+    let r3 = a[s + 3]!;
+    let r4 = a[s + 4]!;
+    let r5 = a[s + 5]!;
+    let r6 = a[s + 6]!;
+    let r7 = a[s + 7]!;
+    let i = 8;
+    const lim = n - (n % 8);
+    for (; i < lim; i += 8) {
+      r0 += a[s + i]!;
+      r1 += a[s + i + 1]!;
+      r2 += a[s + i + 2]!;
+      r3 += a[s + i + 3]!;
+      r4 += a[s + i + 4]!;
+      r5 += a[s + i + 5]!;
+      r6 += a[s + i + 6]!;
+      r7 += a[s + i + 7]!;
+    }
+    let res = r0 + r1 + (r2 + r3) + (r4 + r5 + (r6 + r7));
+    for (; i < n; i++) res += a[s + i]!;
+    return res;
+  }
+  let n2 = Math.floor(n / 2);
+  n2 -= n2 % 8;
+  return pairwiseSum(a, s, n2) + pairwiseSum(a, s + n2, n - n2);
+}
+
+/** numpy's mean of the entries > -1 of `values` (in order), or -1 when there are none. */
+function meanValid(values: Float64Array, n: number): number {
+  const kept = new Float64Array(n);
+  let c = 0;
+  for (let i = 0; i < n; i++) if (values[i]! > -1) kept[c++] = values[i]!;
+  if (c === 0) return -1;
+  return (0 + pairwiseSum(kept, 0, c)) / c;
+}
+
+/** Stable counting sort of `order` by key[order[i]] in [0, buckets). */
+function countingSort(order: Int32Array, key: Int32Array, buckets: number): Int32Array {
+  const count = new Int32Array(buckets + 1);
+  for (let i = 0; i < order.length; i++) count[key[order[i]!]! + 1]!++;
+  for (let b = 0; b < buckets; b++) count[b + 1]! += count[b]!;
+  const out = new Int32Array(order.length);
+  for (let i = 0; i < order.length; i++) {
+    const e = order[i]!;
+    out[count[key[e]!]!++] = e;
+  }
+  return out;
+}
+
+/** Reusable scratch space, grown on demand. */
+class Scratch {
+  iou = new Float64Array(1024);
+  order = new Int32Array(256);
+  perm = new Int32Array(256);
+  gIg = new Uint8Array(256 * A);
+  gtm = new Uint8Array(256);
+  matchNZ = new Uint16Array(256 * A);
+  matchIg = new Uint16Array(256 * A);
+  rc = new Float64Array(1024);
+  pr = new Float64Array(1024);
+  ensure(d: number, g: number): void {
+    if (this.iou.length < d * g) this.iou = new Float64Array(d * g * 2);
+    if (this.order.length < d) this.order = new Int32Array(d * 2);
+    if (this.perm.length < g) {
+      this.perm = new Int32Array(g * 2);
+      this.gIg = new Uint8Array(g * 2 * A);
+      this.gtm = new Uint8Array(g * 2);
+    }
+    if (this.matchNZ.length < d * A) {
+      this.matchNZ = new Uint16Array(d * 2 * A);
+      this.matchIg = new Uint16Array(d * 2 * A);
+    }
+  }
+  ensureCurve(n: number): void {
+    if (this.rc.length < n) {
+      this.rc = new Float64Array(n * 2);
+      this.pr = new Float64Array(n * 2);
+    }
+  }
+}
+
+/**
+ * Runs the COCO evaluation of `dt` against `gt` (both loaded for the same iouType) and returns the 12
+ * summary numbers, per-class AP and precision-recall curves, and the accumulated arrays.
+ */
+export function evaluateCoco(gt: CocoGroundTruth, dt: CocoDetections): CocoEvalResult {
+  if (gt.iouType !== dt.iouType) throw new Error(`iouType mismatch: gt ${gt.iouType}, dt ${dt.iouType}`);
+  const nI = gt.imageIds.length;
+  const K = gt.categoryIds.length;
+  const maxDet = MAX_DETS[M - 1]!;
+  const segm = gt.iouType === 'segm';
+
+  // ---- ground truth in evaluation order ------------------------------------------------------------
+  // pycocotools loads annotations by id (the last one with an id wins), in image order then file order.
+  let resolved: Int32Array | null = null;
+  {
+    const last = new Map<number, number>();
+    for (let a = 0; a < gt.count; a++) last.set(gt.id[a]!, a);
+    if (last.size !== gt.count) {
+      resolved = new Int32Array(gt.count);
+      for (let a = 0; a < gt.count; a++) resolved[a] = last.get(gt.id[a]!)!;
+    }
+  }
+  let gtEntries: Int32Array; // entry e -> source annotation a (entries sorted later)
+  {
+    const list: number[] = [];
+    for (let a = 0; a < gt.count; a++) {
+      if (gt.image[a]! < 0 || gt.category[a]! < 0) continue;
+      const r = resolved ? resolved[a]! : a;
+      if (gt.image[r]! < 0 || gt.category[r]! < 0) continue;
+      list.push(a);
+    }
+    gtEntries = Int32Array.from(list);
+  }
+  // LSD radix: (image of a, then category of r, then image of r), stable on file order.
+  const gtRes = new Int32Array(gt.count);
+  for (let a = 0; a < gt.count; a++) gtRes[a] = resolved ? resolved[a]! : a;
+  const keyImgA = gt.image;
+  const keyCatR = new Int32Array(gt.count);
+  const keyImgR = new Int32Array(gt.count);
+  for (let a = 0; a < gt.count; a++) {
+    keyCatR[a] = gt.category[gtRes[a]!]!;
+    keyImgR[a] = gt.image[gtRes[a]!]!;
+  }
+  if (resolved) gtEntries = countingSort(gtEntries, keyImgA, nI);
+  gtEntries = countingSort(gtEntries, keyCatR, K);
+  gtEntries = countingSort(gtEntries, keyImgR, nI);
+  const gtOrder = new Int32Array(gtEntries.length); // resolved annotation per entry
+  const gtEntryCat = new Int32Array(gtEntries.length);
+  const gtImgStart = new Int32Array(nI + 1);
+  for (let e = 0; e < gtEntries.length; e++) {
+    const a = gtEntries[e]!;
+    gtOrder[e] = gtRes[a]!;
+    gtEntryCat[e] = keyCatR[a]!;
+    gtImgStart[keyImgR[a]! + 1]!++;
+  }
+  for (let i = 0; i < nI; i++) gtImgStart[i + 1]! += gtImgStart[i]!;
+
+  // ---- detections grouped by (image, category), file order within ------------------------------------
+  const nDt = dt.count;
+  let dtOrder: Int32Array = new Int32Array(nDt);
+  for (let d = 0; d < nDt; d++) dtOrder[d] = d;
+  dtOrder = countingSort(dtOrder, dt.category, K);
+  dtOrder = countingSort(dtOrder, dt.image, nI);
+  const dtImgStart = new Int32Array(nI + 1);
+  for (let d = 0; d < nDt; d++) dtImgStart[dt.image[d]! + 1]!++;
+  for (let i = 0; i < nI; i++) dtImgStart[i + 1]! += dtImgStart[i]!;
+
+  // ---- per-category outputs (upper bound: every detection of the category) ------------------------
+  const catOff = new Int32Array(K + 1);
+  for (let d = 0; d < nDt; d++) catOff[dt.category[d]! + 1]!++;
+  const dtCountByCat = new Int32Array(K);
+  for (let k = 0; k < K; k++) dtCountByCat[k] = catOff[k + 1]!;
+  for (let k = 0; k < K; k++) catOff[k + 1]! += catOff[k]!;
+  const catFill = catOff.slice(0, K);
+  const outScore = new Float64Array(nDt);
+  const outRank = new Uint16Array(nDt);
+  const outTp = new Uint16Array(nDt * A);
+  const outFp = new Uint16Array(nDt * A);
+  const npig = new Float64Array(K * A);
+  const gtCountByCat = new Int32Array(K);
+
+  const sc = new Scratch();
+  const thr = new Float64Array(T);
+  for (let t = 0; t < T; t++) thr[t] = Math.min(IOU_THRESHOLDS[t]!, 1 - 1e-10);
+  const gtBox = gt.box;
+  const dtBox = dt.box;
+  const gtRle = gt.rle;
+  const dtRle = dt.rle;
+
+  for (let i = 0; i < nI; i++) {
+    let ge = gtImgStart[i]!;
+    const gEnd = gtImgStart[i + 1]!;
+    let de = dtImgStart[i]!;
+    const dEnd = dtImgStart[i + 1]!;
+    while (ge < gEnd || de < dEnd) {
+      const kg = ge < gEnd ? gtEntryCat[ge]! : K;
+      const kd = de < dEnd ? dt.category[dtOrder[de]!]! : K;
+      const k = kg < kd ? kg : kd;
+      const g0 = ge;
+      while (ge < gEnd && gtEntryCat[ge] === k) ge++;
+      const d0 = de;
+      while (de < dEnd && dt.category[dtOrder[de]!] === k) de++;
+      const G = ge - g0;
+      const Dall = de - d0;
+      sc.ensure(Dall, G);
+      // detections by score, descending, stable
+      const ord = sc.order;
+      for (let j = 0; j < Dall; j++) ord[j] = dtOrder[d0 + j]!;
+      sortByScoreStable(ord, Dall, dt.score);
+      const D = Dall < maxDet ? Dall : maxDet;
+
+      // IoU matrix D x G (gt in loading order)
+      const iou = sc.iou;
+      if (D > 0 && G > 0) {
+        for (let di = 0; di < D; di++) {
+          const d = ord[di]!;
+          for (let gi = 0; gi < G; gi++) {
+            const g = gtOrder[g0 + gi]!;
+            const crowd = gt.crowd[g] === 1;
+            let v: number;
+            if (!segm) {
+              v = boxIou(
+                dtBox[d * 4]!,
+                dtBox[d * 4 + 1]!,
+                dtBox[d * 4 + 2]!,
+                dtBox[d * 4 + 3]!,
+                gtBox[g * 4]!,
+                gtBox[g * 4 + 1]!,
+                gtBox[g * 4 + 2]!,
+                gtBox[g * 4 + 3]!,
+                crowd,
+              );
+            } else {
+              v = maskIou(dtRle!, d, gtRle!, g, crowd);
+            }
+            iou[di * G + gi] = v;
+          }
+        }
+      }
+
+      // ground-truth ignore flags per area range
+      const gIg = sc.gIg;
+      for (let a = 0; a < A; a++) {
+        const lo = AREA_RANGES[a]![0];
+        const hi = AREA_RANGES[a]![1];
+        let nonIg = 0;
+        for (let gi = 0; gi < G; gi++) {
+          const g = gtOrder[g0 + gi]!;
+          const ar = gt.area[g]!;
+          const ig = gt.crowd[g] === 1 || ar < lo || ar > hi ? 1 : 0;
+          gIg[a * G + gi] = ig;
+          if (!ig) nonIg++;
+        }
+        npig[k * A + a]! += nonIg;
+        if (a === 0) gtCountByCat[k]! += nonIg;
+      }
+
+      // matching per area range (reusing an earlier range's matching when the ignore flags agree)
+      const matchNZ = sc.matchNZ;
+      const matchIg = sc.matchIg;
+      for (let a = 0; a < A; a++) {
+        let same = -1;
+        for (let b = 0; b < a && same < 0; b++) {
+          let eq = true;
+          for (let gi = 0; gi < G; gi++) {
+            if (gIg[a * G + gi] !== gIg[b * G + gi]) {
+              eq = false;
+              break;
+            }
+          }
+          if (eq) same = b;
+        }
+        if (same >= 0) {
+          for (let di = 0; di < D; di++) {
+            matchNZ[a * D + di] = matchNZ[same * D + di]!;
+            matchIg[a * D + di] = matchIg[same * D + di]!;
+          }
+          continue;
+        }
+        for (let di = 0; di < D; di++) {
+          matchNZ[a * D + di] = 0;
+          matchIg[a * D + di] = 0;
+        }
+        if (G === 0 || D === 0) continue;
+        // gt order: not ignored first, stable
+        const perm = sc.perm;
+        let p = 0;
+        for (let gi = 0; gi < G; gi++) if (!gIg[a * G + gi]) perm[p++] = gi;
+        for (let gi = 0; gi < G; gi++) if (gIg[a * G + gi]) perm[p++] = gi;
+        const gtm = sc.gtm;
+        for (let t = 0; t < T; t++) {
+          gtm.fill(0, 0, G);
+          const bit = 1 << t;
+          for (let di = 0; di < D; di++) {
+            let best = thr[t]!;
+            let m = -1;
+            let mIg = 0;
+            const row = di * G;
+            for (let q = 0; q < G; q++) {
+              const gi = perm[q]!;
+              const ig = gIg[a * G + gi]!;
+              if (gtm[q] && gt.crowd[gtOrder[g0 + gi]!] !== 1) continue;
+              if (m > -1 && mIg === 0 && ig === 1) break;
+              const v = iou[row + gi]!;
+              if (v < best) continue;
+              best = v;
+              m = q;
+              mIg = ig;
+            }
+            if (m === -1) continue;
+            gtm[m] = 1;
+            if (mIg) matchIg[a * D + di]! |= bit;
+            if (gt.id[gtOrder[g0 + perm[m]!]!] !== 0) matchNZ[a * D + di]! |= bit;
+          }
+        }
+      }
+
+      // outcomes per detection
+      for (let di = 0; di < D; di++) {
+        const d = ord[di]!;
+        const slot = catFill[k]!++;
+        outScore[slot] = dt.score[d]!;
+        outRank[slot] = di;
+        const ar = dt.area[d]!;
+        for (let a = 0; a < A; a++) {
+          const out = ar < AREA_RANGES[a]![0] || ar > AREA_RANGES[a]![1];
+          const nz = matchNZ[a * D + di]!;
+          let ig = matchIg[a * D + di]!;
+          if (out) ig |= ~nz & 0x3ff;
+          outTp[slot * A + a] = nz & ~ig & 0x3ff;
+          outFp[slot * A + a] = ~nz & ~ig & 0x3ff;
+        }
+      }
+    }
+  }
+
+  // ---- accumulate ---------------------------------------------------------------------------------
+  const precision = new Float64Array(T * R * K * A * M).fill(-1);
+  const recall = new Float64Array(T * K * A * M).fill(-1);
+  for (let k = 0; k < K; k++) {
+    const off = catOff[k]!;
+    const n = catFill[k]! - off;
+    const idx = new Int32Array(n);
+    for (let j = 0; j < n; j++) idx[j] = off + j;
+    idx.sort((x, y) => outScore[y]! - outScore[x]! || x - y);
+    sc.ensureCurve(n + 1);
+    const rc = sc.rc;
+    const pr = sc.pr;
+    for (let a = 0; a < A; a++) {
+      const np = npig[k * A + a]!;
+      if (np === 0) continue;
+      for (let m = 0; m < M; m++) {
+        const md = MAX_DETS[m]!;
+        for (let t = 0; t < T; t++) {
+          const bit = 1 << t;
+          let tp = 0;
+          let fp = 0;
+          let nd = 0;
+          for (let j = 0; j < n; j++) {
+            const e = idx[j]!;
+            if (outRank[e]! >= md) continue;
+            if (outTp[e * A + a]! & bit) tp++;
+            else if (outFp[e * A + a]! & bit) fp++;
+            else continue;
+            rc[nd] = tp / np;
+            pr[nd] = tp / (fp + tp + EPS);
+            nd++;
+          }
+          recall[((t * K + k) * A + a) * M + m] = nd ? rc[nd - 1]! : 0;
+          for (let j = nd - 1; j > 0; j--) if (pr[j]! > pr[j - 1]!) pr[j - 1] = pr[j]!;
+          let ptr = 0;
+          for (let r = 0; r < R; r++) {
+            const rt = RECALL_THRESHOLDS[r]!;
+            while (ptr < nd && rc[ptr]! < rt) ptr++;
+            const q = ptr < nd ? pr[ptr]! : 0;
+            precision[(((t * R + r) * K + k) * A + a) * M + m] = q;
+            if (ptr >= nd) {
+              for (let r2 = r + 1; r2 < R; r2++) precision[(((t * R + r2) * K + k) * A + a) * M + m] = 0;
+              break;
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // ---- summarize ----------------------------------------------------------------------------------
+  const tIndex = (v: number): number[] => {
+    const out: number[] = [];
+    for (let t = 0; t < T; t++) if (IOU_THRESHOLDS[t] === v) out.push(t);
+    return out;
+  };
+  const allT = [...Array(T).keys()];
+  const apOf = (ts: number[], a: number, m: number, ks: number[]): number => {
+    const vals = new Float64Array(ts.length * R * ks.length);
+    let c = 0;
+    for (const t of ts)
+      for (let r = 0; r < R; r++)
+        for (const k of ks) vals[c++] = precision[(((t * R + r) * K + k) * A + a) * M + m]!;
+    return meanValid(vals, c);
+  };
+  const arOf = (a: number, m: number): number => {
+    const vals = new Float64Array(T * K);
+    let c = 0;
+    for (let t = 0; t < T; t++)
+      for (let k = 0; k < K; k++) vals[c++] = recall[((t * K + k) * A + a) * M + m]!;
+    return meanValid(vals, c);
+  };
+  const allK = [...Array(K).keys()];
+  const m100 = MAX_DETS.indexOf(100);
+  const stats = [
+    apOf(allT, 0, m100, allK),
+    apOf(tIndex(0.5), 0, m100, allK),
+    apOf(tIndex(0.75), 0, m100, allK),
+    apOf(allT, 1, m100, allK),
+    apOf(allT, 2, m100, allK),
+    apOf(allT, 3, m100, allK),
+    arOf(0, MAX_DETS.indexOf(1)),
+    arOf(0, MAX_DETS.indexOf(10)),
+    arOf(0, m100),
+    arOf(1, m100),
+    arOf(2, m100),
+    arOf(3, m100),
+  ];
+
+  const perClass: CocoClassResult[] = [];
+  for (let k = 0; k < K; k++) {
+    const valid = npig[k * A]! > 0;
+    const curve = (ts: number[]): number[] | null => {
+      if (!valid) return null;
+      const out: number[] = [];
+      for (let r = 0; r < R; r++) {
+        let s = 0;
+        for (const t of ts) s += precision[(((t * R + r) * K + k) * A + 0) * M + m100]!;
+        out.push(s / ts.length);
+      }
+      return out;
+    };
+    perClass.push({
+      categoryId: gt.categoryIds[k]!,
+      name: gt.categoryNames[k] ?? '',
+      ap: apOf(allT, 0, m100, [k]),
+      ap50: apOf(tIndex(0.5), 0, m100, [k]),
+      ap75: apOf(tIndex(0.75), 0, m100, [k]),
+      gtCount: gtCountByCat[k]!,
+      dtCount: dtCountByCat[k]!,
+      prAt50: curve(tIndex(0.5)),
+      prMean: curve(allT),
+    });
+  }
+
+  return {
+    iouType: gt.iouType,
+    stats,
+    perClass,
+    precision,
+    recall,
+    categoryIds: gt.categoryIds,
+    counts: { images: nI, categories: K, gt: gt.count, dt: nDt },
+  };
+}
+
+/** Orders ord[0..n) by score descending, keeping the given order among equal scores. */
+function sortByScoreStable(ord: Int32Array, n: number, score: Float64Array): void {
+  if (n < 2) return;
+  if (n <= 64) {
+    for (let i = 1; i < n; i++) {
+      const x = ord[i]!;
+      const sx = score[x]!;
+      let j = i - 1;
+      while (j >= 0 && score[ord[j]!]! < sx) {
+        ord[j + 1] = ord[j]!;
+        j--;
+      }
+      ord[j + 1] = x;
+    }
+    return;
+  }
+  const pos = new Map<number, number>();
+  const sub = Array.from(ord.subarray(0, n));
+  sub.forEach((x, i) => pos.set(x, i));
+  sub.sort((x, y) => score[y]! - score[x]! || pos.get(x)! - pos.get(y)!);
+  for (let i = 0; i < n; i++) ord[i] = sub[i]!;
+}
+
+/** Mask IoU with the COCO mask API's rules: a box pre-check, -1 for masks of different sizes. */
+function maskIou(
+  dr: NonNullable<CocoDetections['rle']>,
+  d: number,
+  gr: NonNullable<CocoGroundTruth['rle']>,
+  g: number,
+  crowd: boolean,
+): number {
+  const db = dr.box;
+  const gb = gr.box;
+  const pre = boxIou(
+    db[d * 4]!,
+    db[d * 4 + 1]!,
+    db[d * 4 + 2]!,
+    db[d * 4 + 3]!,
+    gb[g * 4]!,
+    gb[g * 4 + 1]!,
+    gb[g * 4 + 2]!,
+    gb[g * 4 + 3]!,
+    crowd,
+  );
+  if (!(pre > 0)) return pre;
+  if (dr.h[d] !== gr.h[g] || dr.w[d] !== gr.w[g]) return -1;
+  return rleIouRuns(
+    dr.counts,
+    dr.start[d]!,
+    dr.start[d + 1]!,
+    gr.counts,
+    gr.start[g]!,
+    gr.start[g + 1]!,
+    crowd,
+  );
+}
