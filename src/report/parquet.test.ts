@@ -218,7 +218,7 @@ for (const compression of ['snappy', 'none'] as const) {
   });
 }
 
-test('filters on long string values find every row (min/max statistics are sound)', async () => {
+test('writes whole min/max statistics, and filters on long strings find every row', async () => {
   const dir = tempDir();
   const path = join(dir, 'long.parquet');
   const prefix = 'weather=heavy-rain/time=night/road=highway/region=';
@@ -238,6 +238,10 @@ test('filters on long string values find every row (min/max statistics are sound
     `SELECT count(*) AS c FROM read_parquet(${q(path)}) WHERE slice = '${prefix}29' OR slice = '${prefix}0'`,
   );
   assert.deepEqual(got.rows, [{ c: 200n }]);
+  const stats = await duck(
+    `SELECT stats_min_value AS lo, stats_max_value AS hi FROM parquet_metadata(${q(path)}) WHERE path_in_schema = 'slice' AND row_group_id = 0`,
+  );
+  assert.deepEqual(stats.rows, [{ lo: `${prefix}0`, hi: `${prefix}9` }], 'whole, untruncated bounds');
 });
 
 test('writes rows from an async iterable, and an empty table that DuckDB reads', async () => {
