@@ -5,3 +5,12 @@
 export * from './types.js';
 export * from './camera-model.js';
 export * from './png.js';
+export {
+  renderCamera,
+  createRenderContext,
+  RenderContext,
+  renderLidar,
+  defaultLidar,
+  type RenderOptions,
+  type LidarConfig,
+} from './render/index.js';
