@@ -380,7 +380,13 @@ export function sliceComparisonSpec(
   });
   const order = slices.map((s) => s.slice);
   const maxValue = Math.max(0, ...bars.map((b) => b.value));
-  const y = { field: 'slice', type: 'nominal' as const, sort: order, title: null };
+  const y = {
+    field: 'slice',
+    type: 'nominal' as const,
+    sort: order,
+    title: null,
+    axis: { labelLimit: 260 },
+  };
   const xDomain = [0, maxValue > 0 ? maxValue * 1.18 : 1];
   return {
     ...base(options, {
