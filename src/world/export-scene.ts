@@ -83,7 +83,7 @@ export interface FrameObject {
   class: string;
   subtype: string;
   annotated: boolean;
-  /** Why it has no COCO annotation: off_image, too_small, too_occluded, crowd_member, unknown_class. */
+  /** Why it has no COCO annotation: off_image, too_occluded, too_small, crowd_member, unknown_class. */
   skip_reason?: string;
   bbox: Box | null;
   /** Tight box of the actor's visible pixels (from the instance mask), or null. */
@@ -300,12 +300,11 @@ export function annotateFrame(
       box3d,
     };
     let reason: string | undefined;
-    if (v === undefined || bbox === null || bbox[2] <= 0 || bbox[3] <= 0 || v.visiblePixels <= 0)
-      reason = 'off_image';
+    if (v === undefined || bbox === null || bbox[2] <= 0 || bbox[3] <= 0) reason = 'off_image';
     else if (crowdOf.has(actor.id)) reason = 'crowd_member';
     else if (actor.cls === 'unknown' && !includeUnknown) reason = 'unknown_class';
+    else if (v.occlusion > rules.maxOcclusion || v.visiblePixels <= 0) reason = 'too_occluded';
     else if (v.visiblePixels < rules.minVisiblePixels) reason = 'too_small';
-    else if (v.occlusion > rules.maxOcclusion) reason = 'too_occluded';
     if (reason === undefined && bbox !== null && v !== undefined) {
       obj.annotated = true;
       drafts.push({

@@ -661,7 +661,11 @@ export class WorldSim {
       if (rng.chance(0.35)) this.addCyclist(rng, right, left, lightsOn);
     }
 
-    if (rng.chance(unknownRate)) this.addUnknown(rng, right, left, shoulder, parking);
+    if (rng.chance(unknownRate)) {
+      for (let attempt = 0; attempt < 8; attempt++) {
+        if (this.addUnknown(rng, right, left, shoulder, parking) !== null) break;
+      }
+    }
   }
 
   private addSidewalkPedestrian(
@@ -742,12 +746,12 @@ export class WorldSim {
     }
   }
 
-  private addUnknown(rng: Rng, right: number, left: number, shoulder: number, parking: number): void {
+  private addUnknown(rng: Rng, right: number, left: number, shoulder: number, parking: number): Agent | null {
     const subtype = drawSubtype(rng, this.attributes.region, 'unknown');
     const s = rng.range(30, 100);
     if (subtype.startsWith('debris')) {
       const lane = rng.int(0, this.road.laneCount - 1);
-      this.add(
+      return this.add(
         rng,
         'unknown',
         {
@@ -760,13 +764,12 @@ export class WorldSim {
         false,
         subtype,
       );
-      return;
     }
     if (this.attributes.roadType === 'urban' && subtype === 'dog') {
       const d = rng.chance(0.5)
         ? right - parking - rng.range(0.4, 1.5)
         : left + parking + rng.range(0.4, 1.5);
-      this.add(
+      return this.add(
         rng,
         'unknown',
         {
@@ -779,13 +782,12 @@ export class WorldSim {
         false,
         subtype,
       );
-      return;
     }
     const fromRight = rng.chance(0.5);
     const start = fromRight ? right - shoulder + 0.5 : left + shoulder - 0.5;
     const end = fromRight ? left + shoulder : right - shoulder;
     const stands = rng.chance(0.3);
-    this.add(
+    return this.add(
       rng,
       'unknown',
       {

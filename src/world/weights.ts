@@ -45,7 +45,7 @@ export const DEFAULT_WEIGHTS: ConditionWeights = {
   weather: { clear: 0.55, rain: 0.2, fog: 0.12, snow: 0.13 },
   time_of_day: { day: 0.6, dusk: 0.2, night: 0.2 },
   road_type: { highway: 0.3, urban: 0.45, rural: 0.25 },
-  region: { eu: 1 / 3, us: 1 / 3, asia: 1 / 3 },
+  region: { eu: 1, us: 1, asia: 1 },
 };
 
 /** A deep copy of the default weights. */
