@@ -1,6 +1,8 @@
 /**
  * Renders the example frames of the reference world (docs/img/world-*.png): each example scene at
- * 384x192 and at the default 192x96, plus the semantic mask of the clear-day scene.
+ * 384x192 (without sensor noise, which PNG cannot compress, to keep the files small) and at the
+ * default 192x96 (as the simulator sees it, noise included), plus the semantic mask of the
+ * clear-day scene.
  * Run: node --import tsx bench/world-examples.ts [outDir]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -27,7 +29,7 @@ for (const [w, h, suffix] of [
   [192, 96, '-192x96'],
 ] as const) {
   for (const ex of exampleScenes(w, h)) {
-    const f = renderCamera(ex.state);
+    const f = renderCamera(ex.state, undefined, { noise: suffix !== '' });
     const file = join(outDir, `world-${ex.name}${suffix}.png`);
     writeFileSync(file, encodePng(f.rgb, f.width, f.height));
     const vis = f.visibility.filter((v) => v.bbox !== null).length;

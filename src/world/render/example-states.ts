@@ -171,7 +171,7 @@ export function exampleScenes(width = 384, height = 192): ExampleScene[] {
     ground: [132, 128, 122],
   });
   const cityActors = (lights: boolean): Actor[] => [
-    actorAt(1, 'sedan', 16, laneY(urban, 0) + 0.1, { color: PAINT[2]!, lightsOn: lights }),
+    actorAt(1, 'sedan', 19, laneY(urban, 0) + 0.3, { color: PAINT[2]!, lightsOn: lights }),
     actorAt(2, 'suv', 34, laneY(urban, 0) + 0.6, { color: PAINT[1]!, lightsOn: lights }),
     actorAt(3, 'van', 26, laneY(urban, 1) + 0.9, { yaw: Math.PI, color: PAINT[4]!, lightsOn: lights }),
     actorAt(4, 'hatchback', 48, laneY(urban, 1) + 1.1, {
@@ -179,10 +179,10 @@ export function exampleScenes(width = 384, height = 192): ExampleScene[] {
       color: PAINT[0]!,
       lightsOn: lights,
     }),
-    actorAt(5, 'adult', 12, -4.2, { yaw: Math.PI / 2, color: [40, 90, 160] }),
+    actorAt(5, 'adult', 14.5, -3.9, { yaw: Math.PI / 2, color: [40, 90, 160] }),
     actorAt(6, 'adult', 21, 6.1, { yaw: -Math.PI / 2, color: [160, 60, 50] }),
     actorAt(7, 'child', 21.4, 6.7, { yaw: -Math.PI / 2, color: [220, 180, 40] }),
-    actorAt(8, 'bicycle', 24, -1.1, { color: [30, 140, 70], lightsOn: lights }),
+    actorAt(8, 'bicycle', 11, -1.2, { color: [30, 140, 70], lightsOn: lights }),
     actorAt(9, 'sedan', 9, -4.4, { color: PAINT[5]!, lightsOn: false }),
     actorAt(10, 'box_truck', 70, laneY(urban, 0) + 2.1, { color: PAINT[3]!, lightsOn: lights }),
   ];
