@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
@@ -214,6 +214,7 @@ test('the time chart draws each series with UTC times and the markers', async ()
 
 test('writeChart writes the spec, an SVG of the requested size and a PNG at twice that size', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dg-charts-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const spec = prCurveSpec(PR, { width: 600, height: 300 });
   const files = await writeChart(spec, join(dir, 'pr'));
   assert.deepEqual(readdirSync(dir).sort(), ['pr.png', 'pr.svg', 'pr.vl.json']);

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -14,8 +14,13 @@ import {
   type SliceMetricRow,
 } from './parquet.js';
 
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'dg-parquet-'));
+  const dir = mkdtempSync(join(tmpdir(), 'dg-parquet-'));
+  dirs.push(dir);
+  return dir;
 }
 
 /** Runs SQL in a fresh in-memory DuckDB; returns column names, DuckDB type names and JS rows. */
