@@ -3,10 +3,12 @@
  * program; add new groups here.
  */
 import type { Command } from 'commander';
+import { registerDetect } from './detect.js';
 import { registerWorld } from './world.js';
 
 /** Registers every command group on `program`. */
 export function registerCommands(program: Command): void {
   void program;
+  registerDetect(program);
   registerWorld(program);
 }

@@ -1,0 +1,30 @@
+/** Messages between SessionPool and its worker threads. */
+import type { ErrorCode } from '../core/errors.js';
+import type { ModelIO } from './ort.js';
+import type { TensorMap } from './tensor.js';
+
+/** What a pool worker is started with. */
+export interface PoolWorkerData {
+  modelPath: string;
+  intraOpThreads?: number;
+}
+
+/** Main thread to worker. */
+export type PoolRequest =
+  { type: 'run'; id: number; feeds: TensorMap; outputNames?: string[] } | { type: 'close' };
+
+/** Worker to main thread; an error with id -1 means the session could not be opened. */
+export type PoolReply =
+  | { type: 'ready'; io: ModelIO }
+  | { type: 'result'; id: number; outputs: TensorMap }
+  | { type: 'error'; id: number; code: ErrorCode; message: string };
+
+/** The distinct ArrayBuffers behind a TensorMap's tensors (for postMessage's transfer list). */
+export function transferList(tensors: TensorMap): ArrayBuffer[] {
+  const seen = new Set<ArrayBuffer>();
+  for (const t of Object.values(tensors)) {
+    const buf = t.data.buffer;
+    if (buf instanceof ArrayBuffer) seen.add(buf);
+  }
+  return [...seen];
+}

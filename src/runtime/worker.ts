@@ -1,0 +1,48 @@
+/**
+ * The worker-thread side of SessionPool: opens one onnxruntime session on the model named in
+ * workerData, answers 'run' messages with the outputs (buffers transferred), and reports errors as
+ * {code, message}. Not imported by anything; SessionPool starts it as a Worker.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { asDrivegateError } from '../core/errors.js';
+import { openOrtSession, runOrtSession, sessionIO } from './ort.js';
+import { transferList, type PoolReply, type PoolRequest, type PoolWorkerData } from './protocol.js';
+
+const port = parentPort;
+if (port === null) throw new Error('runtime worker must run in a worker thread');
+const data = workerData as PoolWorkerData;
+
+try {
+  const session = await openOrtSession(data.modelPath, {
+    ...(data.intraOpThreads !== undefined ? { intraOpThreads: data.intraOpThreads } : {}),
+  });
+  port.on('message', (msg: PoolRequest) => {
+    if (msg.type === 'close') {
+      void session.release().finally(() => port.close());
+      return;
+    }
+    runOrtSession(session, data.modelPath, msg.feeds, msg.outputNames).then(
+      (outputs) => {
+        // onnxruntime's output buffers may be native-backed; copy those that cannot be transferred.
+        for (const t of Object.values(outputs)) {
+          if (t.data.byteOffset !== 0 || t.data.byteLength !== t.data.buffer.byteLength) {
+            t.data = t.data.slice();
+          }
+        }
+        const reply: PoolReply = { type: 'result', id: msg.id, outputs };
+        port.postMessage(reply, transferList(outputs));
+      },
+      (err: unknown) => {
+        const e = asDrivegateError(err);
+        const reply: PoolReply = { type: 'error', id: msg.id, code: e.code, message: e.message };
+        port.postMessage(reply);
+      },
+    );
+  });
+  const ready: PoolReply = { type: 'ready', io: sessionIO(session) };
+  port.postMessage(ready);
+} catch (err) {
+  const e = asDrivegateError(err);
+  const reply: PoolReply = { type: 'error', id: -1, code: e.code, message: e.message };
+  port.postMessage(reply);
+}
