@@ -113,10 +113,11 @@ test('a precision-recall spec renders a line per class with legend and axis titl
 
 test('a reliability diagram draws a bar per non-empty bin, the dots and the diagonal', async () => {
   const bins = Array.from({ length: 10 }, (_, i) => ({
-    lo: i / 10,
-    hi: (i + 1) / 10,
-    confidence: i / 10 + 0.05,
-    accuracy: (i / 10 + 0.05) * 0.9,
+    index: i,
+    lower: i / 10,
+    upper: (i + 1) / 10,
+    mean_confidence: i < 2 ? null : i / 10 + 0.05,
+    accuracy: i < 2 ? null : (i / 10 + 0.05) * 0.9,
     count: i < 2 ? 0 : 50,
   }));
   const svg = parseSvg(await renderSvg(reliabilitySpec(bins, { ece: 0.0425 })));
@@ -140,7 +141,7 @@ test('a confusion matrix writes each count in its cell, labels in the given orde
     [11, 40, 1],
     [5, 2, 0],
   ];
-  const svg = parseSvg(await renderSvg(confusionMatrixSpec({ labels, counts })));
+  const svg = parseSvg(await renderSvg(confusionMatrixSpec({ labels, matrix: counts })));
   const rect = svg.marks.find((m) => m.cls.includes('mark-rect'));
   assert.equal(rect?.items, 9);
   const texts = textsOf(svg);
@@ -156,10 +157,10 @@ test('a confusion matrix writes each count in its cell, labels in the given orde
 
 test('rejects a confusion matrix whose rows do not match its labels', () => {
   assert.throws(
-    () => confusionMatrixSpec({ labels: ['a', 'b'], counts: [[1, 2], [3]] }),
+    () => confusionMatrixSpec({ labels: ['a', 'b'], matrix: [[1, 2], [3]] }),
     (err: unknown) => err instanceof DrivegateError && err.code === 'BAD_INPUT' && err.location.record === 1,
   );
-  assert.throws(() => confusionMatrixSpec({ labels: ['a'], counts: [] }), /rows/);
+  assert.throws(() => confusionMatrixSpec({ labels: ['a'], matrix: [] }), /rows/);
 });
 
 test('the slice chart shows baseline and candidate bars and colours the deltas by direction', async () => {

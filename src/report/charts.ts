@@ -173,37 +173,44 @@ export function prCurveSpec(curves: readonly PrCurve[], options: ChartOptions = 
 // ---------------------------------------------------------------------------------------------
 // Reliability diagram
 
-/** One confidence bin of a reliability diagram. */
-export interface ReliabilityBin {
+/**
+ * One confidence bin of a reliability diagram. The field names match the calibration metrics'
+ * bins (src/eval/metrics/calibration.ts), so their results can be passed as they are.
+ */
+export interface ReliabilityChartBin {
   /** Lower edge of the bin, in [0, 1]. */
-  lo: number;
+  lower: number;
   /** Upper edge of the bin, in [0, 1]. */
-  hi: number;
-  /** Mean confidence of the predictions in the bin. */
-  confidence: number;
-  /** Fraction of the bin's predictions that were correct. */
-  accuracy: number;
-  /** Predictions in the bin (empty bins may be left out or given count 0; they are not drawn). */
+  upper: number;
+  /** Predictions in the bin. */
   count: number;
+  /** Mean confidence of the predictions in the bin (null when the bin is empty). */
+  mean_confidence: number | null;
+  /** Fraction of the bin's predictions that were correct (null when the bin is empty). */
+  accuracy: number | null;
 }
 
 /**
  * Reliability diagram: a bar per confidence bin at the bin's accuracy, a dot at (mean confidence,
- * accuracy), and the dashed diagonal of perfect calibration. `ece` is shown in the title when given.
+ * accuracy), and the dashed diagonal of perfect calibration. Empty bins (count 0 or null values)
+ * are not drawn. `ece` is shown in the title when given.
  */
 export function reliabilitySpec(
-  bins: readonly ReliabilityBin[],
+  bins: readonly ReliabilityChartBin[],
   options: ChartOptions & { ece?: number } = {},
 ): VegaLiteSpec {
-  const values = bins
-    .map((b, i) => ({
-      lo: finite(b.lo, 'lo', i),
-      hi: finite(b.hi, 'hi', i),
-      confidence: finite(b.confidence, 'confidence', i),
+  const values: { lo: number; hi: number; confidence: number; accuracy: number; count: number }[] = [];
+  bins.forEach((b, i) => {
+    const count = finite(b.count, 'count', i);
+    if (count <= 0 || b.mean_confidence === null || b.accuracy === null) return;
+    values.push({
+      lo: finite(b.lower, 'lower', i),
+      hi: finite(b.upper, 'upper', i),
+      confidence: finite(b.mean_confidence, 'mean_confidence', i),
       accuracy: finite(b.accuracy, 'accuracy', i),
-      count: finite(b.count, 'count', i),
-    }))
-    .filter((b) => b.count > 0);
+      count,
+    });
+  });
   const title =
     options.title ??
     (options.ece === undefined ? 'Reliability' : `Reliability (ECE ${options.ece.toFixed(3)})`);
@@ -254,20 +261,23 @@ export function reliabilitySpec(
 // ---------------------------------------------------------------------------------------------
 // Confusion matrix
 
-/** A confusion matrix: `counts[i][j]` = objects of true class labels[i] predicted as labels[j]. */
-export interface ConfusionMatrix {
+/**
+ * A confusion matrix: `matrix[i][j]` = objects of true class labels[i] predicted as labels[j]. The
+ * shape matches the detection confusion matrix of src/eval/metrics/confusion.ts.
+ */
+export interface ConfusionMatrixData {
   /** Class labels, in row/column order (may include "background"). */
   labels: readonly string[];
   /** Square matrix of counts, rows = true class, columns = predicted class. */
-  counts: readonly (readonly number[])[];
+  matrix: readonly (readonly number[])[];
 }
 
 /** Confusion-matrix heatmap with the count written in each cell (rows true, columns predicted). */
-export function confusionMatrixSpec(matrix: ConfusionMatrix, options: ChartOptions = {}): VegaLiteSpec {
-  const { labels, counts } = matrix;
+export function confusionMatrixSpec(data: ConfusionMatrixData, options: ChartOptions = {}): VegaLiteSpec {
+  const { labels, matrix: counts } = data;
   if (counts.length !== labels.length) {
     throw badInput('confusion matrix rows do not match its labels', {
-      field: 'counts',
+      field: 'matrix',
       expected: `${labels.length} rows`,
       found: `${counts.length}`,
     });
@@ -281,7 +291,7 @@ export function confusionMatrixSpec(matrix: ConfusionMatrix, options: ChartOptio
     if (row.length !== labels.length) {
       throw badInput('confusion matrix row has the wrong length', {
         record: i,
-        field: 'counts',
+        field: 'matrix',
         expected: `${labels.length} columns`,
         found: `${row.length}`,
       });
