@@ -145,7 +145,7 @@ export function evaluateGates(input: GateInput): GateVerdict {
     slice_source: input.slices ? 'slices.yaml' : 'report',
     rules,
     waivers,
-    ...(status === 'fail' ? { blocking: blockingReport(rules, input.policy.rules, cand) } : {}),
+    ...(status === 'fail' ? { blocking: blockingReport(rules, input.policy.rules, cand, base) } : {}),
     errors,
     notes,
     summary,
@@ -592,7 +592,12 @@ function applyWaivers(input: GateInput, rules: RuleResult[]): GateVerdict['waive
   return { applied, ignored };
 }
 
-function blockingReport(results: RuleResult[], defs: GateRule[], cand: Obj): BlockingReport {
+function blockingReport(
+  results: RuleResult[],
+  defs: GateRule[],
+  cand: Obj,
+  base: Obj | null,
+): BlockingReport {
   const failing = results.filter((r) => r.status === 'fail');
   const slices = Array.isArray(cand['slices']) ? (cand['slices'] as Obj[]) : [];
   const sliceByName = new Map(slices.map((s) => [String(s['name']), s] as const));
@@ -619,7 +624,7 @@ function blockingReport(results: RuleResult[], defs: GateRule[], cand: Obj): Blo
         failingSlices.set(e.key, fs);
       }
     } else if (def.next_action === undefined) {
-      add(defaultAction(def, r, slices));
+      add(defaultAction(def, r, slices, base));
     }
   }
   for (const fs of failingSlices.values()) {
@@ -636,7 +641,7 @@ function blockingReport(results: RuleResult[], defs: GateRule[], cand: Obj): Blo
   };
 }
 
-function defaultAction(def: GateRule, r: RuleResult, slices: Obj[]): string {
+function defaultAction(def: GateRule, r: RuleResult, slices: Obj[], base: Obj | null): string {
   const first = def.path.segments[0];
   const top = first?.kind === 'key' ? first.key : '';
   if (top === 'latency') {
@@ -651,7 +656,7 @@ function defaultAction(def: GateRule, r: RuleResult, slices: Obj[]): string {
     return `Collect and label more ${third.key} frames, then retrain and re-evaluate.`;
   }
   if (top === 'slices' || top === 'overall') {
-    const weakest = weakestSlices(slices, def);
+    const weakest = weakestSlices(slices, def, base);
     return weakest.length > 0
       ? `Mine hard examples from the weakest slices (${weakest.join(', ')}), then retrain and re-evaluate.`
       : `Mine hard examples where the model is weakest, then retrain and re-evaluate.`;
@@ -659,19 +664,40 @@ function defaultAction(def: GateRule, r: RuleResult, slices: Obj[]): string {
   return `Fix ${def.field} (${r.threshold}) and re-evaluate.`;
 }
 
-function weakestSlices(slices: Obj[], def: GateRule): string[] {
+/**
+ * The two weakest slices for the metric of a rule: those that lost most against the baseline, or
+ * (when none lost) those with the lowest value.
+ */
+function weakestSlices(slices: Obj[], def: GateRule, base: Obj | null): string[] {
   const last = [...def.path.segments].reverse().find((s) => s.kind === 'key');
   const lastKey = last?.kind === 'key' ? last.key : 'map';
   const metrics0 = slices[0]?.['metrics'] as Obj | undefined;
   const key = typeof metrics0?.[lastKey] === 'number' ? lastKey : 'map';
-  return slices
-    .map((s) => ({
-      name: String(s['name']),
-      filter: s['filter'] as Record<string, unknown>,
-      v: (s['metrics'] as Obj | undefined)?.[key],
-    }))
-    .filter((s): s is { name: string; filter: Record<string, unknown>; v: number } => typeof s.v === 'number')
-    .sort((a, b) => a.v - b.v)
+  const baseSlices = new Map(
+    (Array.isArray(base?.['slices']) ? (base['slices'] as Obj[]) : []).map(
+      (s) => [String(s['name']), s] as const,
+    ),
+  );
+  const metricOf = (s: Obj | undefined): unknown => (s?.['metrics'] as Obj | undefined)?.[key];
+  const rows = slices
+    .map((s) => {
+      const v = metricOf(s);
+      const b = metricOf(baseSlices.get(String(s['name'])));
+      return {
+        name: String(s['name']),
+        filter: (s['filter'] as Record<string, unknown> | undefined) ?? {},
+        v: typeof v === 'number' ? v : null,
+        d: typeof v === 'number' && typeof b === 'number' ? v - b : null,
+      };
+    })
+    .filter((s) => s.v !== null);
+  const useDelta = rows.some((s) => s.d !== null && s.d < 0);
+  return rows
+    .filter((s) => !useDelta || (s.d !== null && s.d < 0))
+    .sort((a, b) => (useDelta ? a.d! - b.d! : a.v! - b.v!))
     .slice(0, 2)
-    .map((s) => `${filterWords(s.filter ?? {}) || s.name}: ${key} ${fmt(s.v)}`);
+    .map(
+      (s) =>
+        `${filterWords(s.filter) || s.name}: ${key} ${useDelta ? (s.d! >= 0 ? '+' : '') + fmt(s.d!) + ' vs baseline' : fmt(s.v!)}`,
+    );
 }

@@ -37,6 +37,8 @@ export interface ManifestValidation {
 
 /** The validation report (`drivegate eval validate --json` prints it). */
 export interface ValidationReport {
+  /** The verdict, as gates give it: 'fail' when any check found a problem (the CLI exits 1). */
+  status: 'pass' | 'fail';
   passed: boolean;
   manifests: ManifestValidation[];
   leakage: LeakageReport & { policy: string | null };
@@ -104,6 +106,7 @@ export async function validateManifests(
   for (const c of leakage.checks.filter((x) => !x.passed))
     failures.push(`leakage (${c.name}): ${c.rationale}`);
   return {
+    status: failures.length === 0 ? 'pass' : 'fail',
     passed: failures.length === 0,
     manifests: out,
     leakage: { ...leakage, policy: policy?.file ?? null },
