@@ -1,4 +1,4 @@
-/** Filesystem helpers: atomic writes (temp file, fsync, rename, fsync of the folder). */
+/** Filesystem helpers: atomic writes (temp file, fsync, rename, fsync of the folder), recursive listing. */
 import { randomBytes } from 'node:crypto';
 import { promises as fs, openSync, writeSync, fsyncSync, closeSync, renameSync, mkdirSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
@@ -65,4 +65,23 @@ export async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Every regular file under `dir`, recursively (unsorted); none when `dir` does not exist. */
+export async function listFilesRecursive(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw err;
+  }
+  const out: string[] = [];
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listFilesRecursive(path)));
+    else if (e.isFile()) out.push(path);
+  }
+  return out;
 }

@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { DrivegateError } from '../core/errors.js';
-import { packageRoot } from '../core/paths.js';
+import { startChildScript } from '../core/testing.js';
+import type { ChildScript } from '../core/testing.js';
 import { storeContract } from './contract.js';
 import { FsStore, openFsStore } from './fs.js';
 import { openStore } from './open.js';
@@ -27,54 +26,8 @@ storeContract('fs', async () => {
   };
 });
 
-/** The child script beside this test (its .ts under tsx, its .js from dist). */
-function childCommand(args: string[]): { cmd: string; argv: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  const ext = extname(here);
-  const script = join(dirname(here), `fs.crash-child${ext}`);
-  return { cmd: process.execPath, argv: [...(ext === '.ts' ? ['--import', 'tsx'] : []), script, ...args] };
-}
-
-interface Child {
-  lines: string[];
-  waitFor(prefix: string): Promise<void>;
-  kill(): void;
-  exited: Promise<number | null>;
-}
-
-function startChild(args: string[]): Child {
-  const { cmd, argv } = childCommand(args);
-  const proc = spawn(cmd, argv, { cwd: packageRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const waiters: { prefix: string; resolve: () => void }[] = [];
-  let buf = '';
-  let stderr = '';
-  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  proc.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      lines.push(line);
-      for (const w of waiters.filter((w) => line.startsWith(w.prefix))) w.resolve();
-    }
-  });
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return {
-    lines,
-    waitFor: (prefix) =>
-      lines.some((l) => l.startsWith(prefix))
-        ? Promise.resolve()
-        : Promise.race([
-            new Promise<void>((resolve) => waiters.push({ prefix, resolve })),
-            exited.then((code) => {
-              throw new Error(`child exited (${String(code)}) before "${prefix}": ${stderr}`);
-            }),
-          ]),
-    kill: () => proc.kill('SIGKILL'),
-    exited,
-  };
+function startChild(args: string[]): ChildScript {
+  return startChildScript(import.meta.url, 'fs.crash-child', args);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

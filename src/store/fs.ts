@@ -20,7 +20,8 @@ import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sha256File } from '../core/digest.js';
 import { DrivegateError } from '../core/errors.js';
-import { fsyncDir, tempPathFor } from '../core/fsutil.js';
+import { isProcessGone } from '../core/procs.js';
+import { fsyncDir, listFilesRecursive, tempPathFor } from '../core/fsutil.js';
 import { verifiedChunks } from './verify.js';
 import { digestHex, normalizeDigest, validateRefName, validateRefPrefix } from './types.js';
 import type { ArtifactStore, BlobInfo, FsckOptions, FsckReport, PutOptions, RefEntry } from './types.js';
@@ -256,7 +257,7 @@ export class FsStore implements ArtifactStore {
     const cut = prefix.lastIndexOf('/');
     const start = cut < 0 ? refsRoot : join(refsRoot, ...prefix.slice(0, cut).split('/'));
     const out: RefEntry[] = [];
-    for (const file of await walkFiles(start)) {
+    for (const file of await listFilesRecursive(start)) {
       const name = relative(refsRoot, file).split(sep).join('/');
       if (!name.startsWith(prefix) || name.split('/').some((s) => s.startsWith('.'))) continue;
       try {
@@ -305,7 +306,7 @@ export class FsStore implements ArtifactStore {
       ok: true,
     };
     const blobsRoot = join(this.root, 'blobs', 'sha256');
-    for (const file of await walkFiles(blobsRoot)) {
+    for (const file of await listFilesRecursive(blobsRoot)) {
       const rel = relative(blobsRoot, file).split(sep);
       const hex = rel[1] ?? '';
       report.blobs++;
@@ -326,7 +327,7 @@ export class FsStore implements ArtifactStore {
       }
     }
     const refsRoot = join(this.root, 'refs');
-    for (const file of await walkFiles(refsRoot)) {
+    for (const file of await listFilesRecursive(refsRoot)) {
       const name = relative(refsRoot, file).split(sep).join('/');
       report.refs++;
       let digest: string;
@@ -339,7 +340,7 @@ export class FsStore implements ArtifactStore {
       if (!(await this.has(digest))) report.dangling.push({ name, digest });
     }
     const tmpRoot = join(this.root, 'tmp');
-    for (const file of await walkFiles(tmpRoot)) {
+    for (const file of await listFilesRecursive(tmpRoot)) {
       let st;
       try {
         st = await fs.stat(file);
@@ -367,20 +368,13 @@ export class FsStore implements ArtifactStore {
   }
 }
 
-/** A temp is stray when its writer (on this host) is dead, or it is older than a day. */
+/** A temp is stray when its writer (on this host) is gone, or it is older than a day. */
 function isStrayTemp(base: string, mtimeMs: number): boolean {
   if (Date.now() - mtimeMs > STRAY_AGE_MS) return true;
   const m = /^(.+)\.(\d+)\.[0-9a-f]+\.tmp$/.exec(base);
   if (m === null) return true;
-  if (m[1] !== HOST) return false;
-  const pid = Number(m[2]);
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  // Temp names carry a sanitized host name; map ours back so the liveness check knows it is local.
+  return isProcessGone(m[1] === HOST ? hostname() : (m[1] ?? ''), Number(m[2]));
 }
 
 function parseRefContent(text: string, name: string): string {
@@ -393,24 +387,6 @@ function parseRefContent(text: string, name: string): string {
     });
   }
   return digest;
-}
-
-/** Every regular file under `dir` (recursively); none when `dir` is missing. */
-async function walkFiles(dir: string): Promise<string[]> {
-  let entries;
-  try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
-  } catch (err) {
-    if (isMissing(err)) return [];
-    throw err;
-  }
-  const out: string[] = [];
-  for (const e of entries) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walkFiles(path)));
-    else if (e.isFile()) out.push(path);
-  }
-  return out;
 }
 
 function isMissing(err: unknown): boolean {
