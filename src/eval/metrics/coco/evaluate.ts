@@ -160,17 +160,22 @@ class Scratch {
   order = new Int32Array(256);
   perm = new Int32Array(256);
   gIg = new Uint8Array(256 * A);
+  gCrowd = new Uint8Array(256);
+  gIdNZ = new Uint8Array(256);
   gtm = new Uint8Array(256);
   matchNZ = new Uint16Array(256 * A);
   matchIg = new Uint16Array(256 * A);
   rc = new Float64Array(1024);
   pr = new Float64Array(1024);
+  fpAt = new Int32Array(1024);
   ensure(d: number, g: number): void {
     if (this.iou.length < d * g) this.iou = new Float64Array(d * g * 2);
     if (this.order.length < d) this.order = new Int32Array(d * 2);
     if (this.perm.length < g) {
       this.perm = new Int32Array(g * 2);
       this.gIg = new Uint8Array(g * 2 * A);
+      this.gCrowd = new Uint8Array(g * 2);
+      this.gIdNZ = new Uint8Array(g * 2);
       this.gtm = new Uint8Array(g * 2);
     }
     if (this.matchNZ.length < d * A) {
@@ -182,6 +187,7 @@ class Scratch {
     if (this.rc.length < n) {
       this.rc = new Float64Array(n * 2);
       this.pr = new Float64Array(n * 2);
+      this.fpAt = new Int32Array(n * 2);
     }
   }
 }
@@ -192,6 +198,30 @@ class Scratch {
  */
 export function evaluateCoco(gt: CocoGroundTruth, dt: CocoDetections): CocoEvalResult {
   if (gt.iouType !== dt.iouType) throw new Error(`iouType mismatch: gt ${gt.iouType}, dt ${dt.iouType}`);
+  const matched = matchAll(gt, dt);
+  const { precision, recall } = accumulate(matched);
+  return summarize(gt, dt, matched, precision, recall);
+}
+
+/** Per-detection outcomes, grouped per category in concatenation (image, rank) order. */
+interface Matched {
+  K: number;
+  /** Category k's detections occupy slots catOff[k] .. catFill[k]. */
+  catOff: Int32Array;
+  catFill: Int32Array;
+  outScore: Float64Array;
+  outRank: Uint16Array;
+  /** Bit t set: a true (false) positive at IoU threshold t, per slot and area range ([slot * A + a]). */
+  outTp: Uint16Array;
+  outFp: Uint16Array;
+  /** Non-ignored ground truth per category and area range ([k * A + a]). */
+  npig: Float64Array;
+  gtCountByCat: Int32Array;
+  dtCountByCat: Int32Array;
+}
+
+/** evaluate(): per (image, category) block, IoU and greedy matching for every area range. */
+function matchAll(gt: CocoGroundTruth, dt: CocoDetections): Matched {
   const nI = gt.imageIds.length;
   const K = gt.categoryIds.length;
   const maxDet = MAX_DETS[M - 1]!;
@@ -270,10 +300,22 @@ export function evaluateCoco(gt: CocoGroundTruth, dt: CocoDetections): CocoEvalR
   const sc = new Scratch();
   const thr = new Float64Array(T);
   for (let t = 0; t < T; t++) thr[t] = Math.min(IOU_THRESHOLDS[t]!, 1 - 1e-10);
+  const areaLo = new Float64Array(A);
+  const areaHi = new Float64Array(A);
+  for (let a = 0; a < A; a++) {
+    areaLo[a] = AREA_RANGES[a]![0];
+    areaHi[a] = AREA_RANGES[a]![1];
+  }
   const gtBox = gt.box;
   const dtBox = dt.box;
   const gtRle = gt.rle;
   const dtRle = dt.rle;
+  const gtCrowd = gt.crowd;
+  const gtArea = gt.area;
+  const gtId = gt.id;
+  const dtCat = dt.category;
+  const dtScore = dt.score;
+  const dtArea = dt.area;
 
   for (let i = 0; i < nI; i++) {
     let ge = gtImgStart[i]!;
@@ -282,139 +324,107 @@ export function evaluateCoco(gt: CocoGroundTruth, dt: CocoDetections): CocoEvalR
     const dEnd = dtImgStart[i + 1]!;
     while (ge < gEnd || de < dEnd) {
       const kg = ge < gEnd ? gtEntryCat[ge]! : K;
-      const kd = de < dEnd ? dt.category[dtOrder[de]!]! : K;
+      const kd = de < dEnd ? dtCat[dtOrder[de]!]! : K;
       const k = kg < kd ? kg : kd;
       const g0 = ge;
       while (ge < gEnd && gtEntryCat[ge] === k) ge++;
       const d0 = de;
-      while (de < dEnd && dt.category[dtOrder[de]!] === k) de++;
+      while (de < dEnd && dtCat[dtOrder[de]!] === k) de++;
       const G = ge - g0;
       const Dall = de - d0;
       sc.ensure(Dall, G);
       // detections by score, descending, stable
       const ord = sc.order;
       for (let j = 0; j < Dall; j++) ord[j] = dtOrder[d0 + j]!;
-      sortByScoreStable(ord, Dall, dt.score);
+      sortByScoreStable(ord, Dall, dtScore);
       const D = Dall < maxDet ? Dall : maxDet;
 
-      // IoU matrix D x G (gt in loading order)
-      const iou = sc.iou;
-      if (D > 0 && G > 0) {
-        for (let di = 0; di < D; di++) {
-          const d = ord[di]!;
-          for (let gi = 0; gi < G; gi++) {
-            const g = gtOrder[g0 + gi]!;
-            const crowd = gt.crowd[g] === 1;
-            let v: number;
-            if (!segm) {
-              v = boxIou(
-                dtBox[d * 4]!,
-                dtBox[d * 4 + 1]!,
-                dtBox[d * 4 + 2]!,
-                dtBox[d * 4 + 3]!,
-                gtBox[g * 4]!,
-                gtBox[g * 4 + 1]!,
-                gtBox[g * 4 + 2]!,
-                gtBox[g * 4 + 3]!,
-                crowd,
-              );
-            } else {
-              v = maskIou(dtRle!, d, gtRle!, g, crowd);
-            }
-            iou[di * G + gi] = v;
-          }
-        }
-      }
-
-      // ground-truth ignore flags per area range
+      // ground-truth ignore flags per area range; block-local copies of crowd and id
       const gIg = sc.gIg;
+      const gCrowd = sc.gCrowd;
+      const gIdNZ = sc.gIdNZ;
+      for (let gi = 0; gi < G; gi++) {
+        const g = gtOrder[g0 + gi]!;
+        gCrowd[gi] = gtCrowd[g]!;
+        gIdNZ[gi] = gtId[g] !== 0 ? 1 : 0;
+      }
       for (let a = 0; a < A; a++) {
-        const lo = AREA_RANGES[a]![0];
-        const hi = AREA_RANGES[a]![1];
+        const lo = areaLo[a]!;
+        const hi = areaHi[a]!;
         let nonIg = 0;
         for (let gi = 0; gi < G; gi++) {
-          const g = gtOrder[g0 + gi]!;
-          const ar = gt.area[g]!;
-          const ig = gt.crowd[g] === 1 || ar < lo || ar > hi ? 1 : 0;
+          const ar = gtArea[gtOrder[g0 + gi]!]!;
+          const ig = gCrowd[gi] === 1 || ar < lo || ar > hi ? 1 : 0;
           gIg[a * G + gi] = ig;
-          if (!ig) nonIg++;
+          nonIg += 1 - ig;
         }
         npig[k * A + a]! += nonIg;
         if (a === 0) gtCountByCat[k]! += nonIg;
       }
 
-      // matching per area range (reusing an earlier range's matching when the ignore flags agree)
       const matchNZ = sc.matchNZ;
       const matchIg = sc.matchIg;
-      for (let a = 0; a < A; a++) {
-        let same = -1;
-        for (let b = 0; b < a && same < 0; b++) {
-          let eq = true;
-          for (let gi = 0; gi < G; gi++) {
-            if (gIg[a * G + gi] !== gIg[b * G + gi]) {
-              eq = false;
-              break;
-            }
-          }
-          if (eq) same = b;
-        }
-        if (same >= 0) {
-          for (let di = 0; di < D; di++) {
-            matchNZ[a * D + di] = matchNZ[same * D + di]!;
-            matchIg[a * D + di] = matchIg[same * D + di]!;
-          }
-          continue;
-        }
+      if (D > 0 && G > 0) {
+        // IoU matrix D x G (gt in loading order)
+        const iou = sc.iou;
         for (let di = 0; di < D; di++) {
-          matchNZ[a * D + di] = 0;
-          matchIg[a * D + di] = 0;
-        }
-        if (G === 0 || D === 0) continue;
-        // gt order: not ignored first, stable
-        const perm = sc.perm;
-        let p = 0;
-        for (let gi = 0; gi < G; gi++) if (!gIg[a * G + gi]) perm[p++] = gi;
-        for (let gi = 0; gi < G; gi++) if (gIg[a * G + gi]) perm[p++] = gi;
-        const gtm = sc.gtm;
-        for (let t = 0; t < T; t++) {
-          gtm.fill(0, 0, G);
-          const bit = 1 << t;
-          for (let di = 0; di < D; di++) {
-            let best = thr[t]!;
-            let m = -1;
-            let mIg = 0;
-            const row = di * G;
-            for (let q = 0; q < G; q++) {
-              const gi = perm[q]!;
-              const ig = gIg[a * G + gi]!;
-              if (gtm[q] && gt.crowd[gtOrder[g0 + gi]!] !== 1) continue;
-              if (m > -1 && mIg === 0 && ig === 1) break;
-              const v = iou[row + gi]!;
-              if (v < best) continue;
-              best = v;
-              m = q;
-              mIg = ig;
-            }
-            if (m === -1) continue;
-            gtm[m] = 1;
-            if (mIg) matchIg[a * D + di]! |= bit;
-            if (gt.id[gtOrder[g0 + perm[m]!]!] !== 0) matchNZ[a * D + di]! |= bit;
+          const d = ord[di]!;
+          for (let gi = 0; gi < G; gi++) {
+            const g = gtOrder[g0 + gi]!;
+            const crowd = gCrowd[gi] === 1;
+            iou[di * G + gi] = segm
+              ? maskIou(dtRle!, d, gtRle!, g, crowd)
+              : boxIou(
+                  dtBox[d * 4]!,
+                  dtBox[d * 4 + 1]!,
+                  dtBox[d * 4 + 2]!,
+                  dtBox[d * 4 + 3]!,
+                  gtBox[g * 4]!,
+                  gtBox[g * 4 + 1]!,
+                  gtBox[g * 4 + 2]!,
+                  gtBox[g * 4 + 3]!,
+                  crowd,
+                );
           }
         }
+        // greedy matching per area range, reusing an earlier range's when the ignore flags agree
+        for (let a = 0; a < A; a++) {
+          let same = -1;
+          for (let b = 0; b < a && same < 0; b++) {
+            let eq = true;
+            for (let gi = 0; gi < G; gi++) {
+              if (gIg[a * G + gi] !== gIg[b * G + gi]) {
+                eq = false;
+                break;
+              }
+            }
+            if (eq) same = b;
+          }
+          if (same >= 0) {
+            for (let di = 0; di < D; di++) {
+              matchNZ[a * D + di] = matchNZ[same * D + di]!;
+              matchIg[a * D + di] = matchIg[same * D + di]!;
+            }
+            continue;
+          }
+          matchBlock(iou, D, G, gIg, a * G, gCrowd, gIdNZ, thr, sc.perm, sc.gtm, matchNZ, matchIg, a * D);
+        }
+      } else {
+        matchNZ.fill(0, 0, D * A);
+        matchIg.fill(0, 0, D * A);
       }
 
       // outcomes per detection
       for (let di = 0; di < D; di++) {
         const d = ord[di]!;
         const slot = catFill[k]!++;
-        outScore[slot] = dt.score[d]!;
+        outScore[slot] = dtScore[d]!;
         outRank[slot] = di;
-        const ar = dt.area[d]!;
+        const ar = dtArea[d]!;
         for (let a = 0; a < A; a++) {
-          const out = ar < AREA_RANGES[a]![0] || ar > AREA_RANGES[a]![1];
           const nz = matchNZ[a * D + di]!;
           let ig = matchIg[a * D + di]!;
-          if (out) ig |= ~nz & 0x3ff;
+          if (ar < areaLo[a]! || ar > areaHi[a]!) ig |= ~nz & 0x3ff;
           outTp[slot * A + a] = nz & ~ig & 0x3ff;
           outFp[slot * A + a] = ~nz & ~ig & 0x3ff;
         }
@@ -422,57 +432,120 @@ export function evaluateCoco(gt: CocoGroundTruth, dt: CocoDetections): CocoEvalR
     }
   }
 
-  // ---- accumulate ---------------------------------------------------------------------------------
+  return { K, catOff, catFill, outScore, outRank, outTp, outFp, npig, gtCountByCat, dtCountByCat };
+}
+
+/** accumulate(): precision [T][R][K][A][M] and recall [T][K][A][M], -1 where a class has no ground truth. */
+function accumulate(mt: Matched): { precision: Float64Array; recall: Float64Array } {
+  const { K, catOff, catFill, outScore, outRank, outTp, outFp, npig } = mt;
+  const sc = new Scratch();
   const precision = new Float64Array(T * R * K * A * M).fill(-1);
   const recall = new Float64Array(T * K * A * M).fill(-1);
+  let sTp = new Uint16Array(0);
+  let sFp = new Uint16Array(0);
   for (let k = 0; k < K; k++) {
     const off = catOff[k]!;
     const n = catFill[k]! - off;
-    const idx = new Int32Array(n);
+    // One stable sort per category: score descending, ties in concatenation (image, rank) order.
+    const idx: number[] = new Array<number>(n);
     for (let j = 0; j < n; j++) idx[j] = off + j;
     idx.sort((x, y) => outScore[y]! - outScore[x]! || x - y);
+    // Gather into contiguous arrays in sorted order, one list per maxDets (the detections of rank <
+    // maxDets; each list is a subsequence of the next, in the same order).
+    if (sTp.length < n * A) {
+      sTp = new Uint16Array(n * 2 * A);
+      sFp = new Uint16Array(n * 2 * A);
+    }
+    const mStart = [0, 0, 0];
+    const mLen = [0, 0, 0];
+    {
+      let total = 0;
+      const cnt = [0, 0, 0];
+      for (let j = 0; j < n; j++) {
+        const rank = outRank[idx[j]!]!;
+        for (let m = 0; m < M; m++) if (rank < MAX_DETS[m]!) cnt[m]!++;
+      }
+      for (let m = 0; m < M; m++) {
+        mStart[m] = total;
+        mLen[m] = cnt[m]!;
+        total += cnt[m]!;
+      }
+      if (sTp.length < total * A) {
+        sTp = new Uint16Array(total * 2 * A);
+        sFp = new Uint16Array(total * 2 * A);
+      }
+      const fill = [0, 0, 0];
+      for (let j = 0; j < n; j++) {
+        const e = idx[j]!;
+        const rank = outRank[e]!;
+        for (let m = 0; m < M; m++) {
+          if (rank >= MAX_DETS[m]!) continue;
+          const pos = (mStart[m]! + fill[m]!++) * A;
+          for (let a = 0; a < A; a++) {
+            sTp[pos + a] = outTp[e * A + a]!;
+            sFp[pos + a] = outFp[e * A + a]!;
+          }
+        }
+      }
+    }
+    // Per (area, maxDets, threshold): one counting pass. Precision at a recall threshold is the
+    // running maximum of precision from the right, and that maximum is always reached at a true
+    // positive (a false positive only lowers precision); the first detection reaching a recall
+    // threshold is a true positive too (recall only grows there). So precision and recall are
+    // computed at true positives only, with the same float operations pycocotools applies there.
     sc.ensureCurve(n + 1);
+    const fpAt = sc.fpAt;
     const rc = sc.rc;
     const pr = sc.pr;
+    const stride = K * A * M;
     for (let a = 0; a < A; a++) {
       const np = npig[k * A + a]!;
       if (np === 0) continue;
       for (let m = 0; m < M; m++) {
-        const md = MAX_DETS[m]!;
+        const lo = mStart[m]! * A + a;
+        const hi = (mStart[m]! + mLen[m]!) * A;
+        const pbase = (k * A + a) * M + m;
         for (let t = 0; t < T; t++) {
           const bit = 1 << t;
           let tp = 0;
           let fp = 0;
-          let nd = 0;
-          for (let j = 0; j < n; j++) {
-            const e = idx[j]!;
-            if (outRank[e]! >= md) continue;
-            if (outTp[e * A + a]! & bit) tp++;
-            else if (outFp[e * A + a]! & bit) fp++;
-            else continue;
-            rc[nd] = tp / np;
-            pr[nd] = tp / (fp + tp + EPS);
-            nd++;
+          for (let p = lo; p < hi; p += A) {
+            if (sTp[p]! & bit) fpAt[tp++] = fp;
+            else if (sFp[p]! & bit) fp++;
           }
-          recall[((t * K + k) * A + a) * M + m] = nd ? rc[nd - 1]! : 0;
-          for (let j = nd - 1; j > 0; j--) if (pr[j]! > pr[j - 1]!) pr[j - 1] = pr[j]!;
+          const nd = tp + fp;
+          for (let c = 0; c < tp; c++) {
+            const tpc = c + 1;
+            rc[c] = tpc / np;
+            pr[c] = tpc / (fpAt[c]! + tpc + EPS);
+          }
+          recall[((t * K + k) * A + a) * M + m] = nd > 0 ? tp / np : 0;
+          for (let c = tp - 1; c > 0; c--) if (pr[c]! > pr[c - 1]!) pr[c - 1] = pr[c]!;
           let ptr = 0;
           for (let r = 0; r < R; r++) {
             const rt = RECALL_THRESHOLDS[r]!;
-            while (ptr < nd && rc[ptr]! < rt) ptr++;
-            const q = ptr < nd ? pr[ptr]! : 0;
-            precision[(((t * R + r) * K + k) * A + a) * M + m] = q;
-            if (ptr >= nd) {
-              for (let r2 = r + 1; r2 < R; r2++) precision[(((t * R + r2) * K + k) * A + a) * M + m] = 0;
-              break;
-            }
+            while (ptr < tp && rc[ptr]! < rt) ptr++;
+            precision[(t * R + r) * stride + pbase] = ptr < tp ? pr[ptr]! : 0;
           }
         }
       }
     }
   }
 
-  // ---- summarize ----------------------------------------------------------------------------------
+  return { precision, recall };
+}
+
+/** summarize(): the 12 stats, per-class AP and curves. */
+function summarize(
+  gt: CocoGroundTruth,
+  dt: CocoDetections,
+  mt: Matched,
+  precision: Float64Array,
+  recall: Float64Array,
+): CocoEvalResult {
+  const { K, npig, gtCountByCat, dtCountByCat } = mt;
+  const nI = gt.imageIds.length;
+  const nDt = dt.count;
   const tIndex = (v: number): number[] => {
     const out: number[] = [];
     for (let t = 0; t < T; t++) if (IOU_THRESHOLDS[t] === v) out.push(t);
@@ -546,6 +619,62 @@ export function evaluateCoco(gt: CocoGroundTruth, dt: CocoDetections): CocoEvalR
     categoryIds: gt.categoryIds,
     counts: { images: nI, categories: K, gt: gt.count, dt: nDt },
   };
+}
+
+/**
+ * pycocotools' greedy matching of one block at the 10 IoU thresholds: detections in score order take
+ * the best still-free ground truth with IoU >= threshold (crowd regions stay free), preferring
+ * non-ignored ground truth (ignored ones are sorted last and only reached when no regular match was
+ * found). Writes bit t of matchNZ (matched, and the ground truth's id is not 0: pycocotools records the
+ * id, and id 0 reads as unmatched) and of matchIg (matched to an ignored ground truth).
+ */
+function matchBlock(
+  iou: Float64Array,
+  D: number,
+  G: number,
+  gIg: Uint8Array,
+  igOff: number,
+  gCrowd: Uint8Array,
+  gIdNZ: Uint8Array,
+  thr: Float64Array,
+  perm: Int32Array,
+  gtm: Uint8Array,
+  matchNZ: Uint16Array,
+  matchIg: Uint16Array,
+  outOff: number,
+): void {
+  let p = 0;
+  for (let gi = 0; gi < G; gi++) if (!gIg[igOff + gi]) perm[p++] = gi;
+  for (let gi = 0; gi < G; gi++) if (gIg[igOff + gi]) perm[p++] = gi;
+  for (let di = 0; di < D; di++) {
+    matchNZ[outOff + di] = 0;
+    matchIg[outOff + di] = 0;
+  }
+  for (let t = 0; t < T; t++) {
+    for (let q = 0; q < G; q++) gtm[q] = 0;
+    const bit = 1 << t;
+    for (let di = 0; di < D; di++) {
+      let best = thr[t]!;
+      let m = -1;
+      let mIg = 0;
+      const row = di * G;
+      for (let q = 0; q < G; q++) {
+        const gi = perm[q]!;
+        if (gtm[q] === 1 && gCrowd[gi] !== 1) continue;
+        const ig = gIg[igOff + gi]!;
+        if (m > -1 && mIg === 0 && ig === 1) break;
+        const v = iou[row + gi]!;
+        if (v < best) continue;
+        best = v;
+        m = q;
+        mIg = ig;
+      }
+      if (m === -1) continue;
+      gtm[m] = 1;
+      if (mIg === 1) matchIg[outOff + di]! |= bit;
+      if (gIdNZ[perm[m]!] === 1) matchNZ[outOff + di]! |= bit;
+    }
+  }
 }
 
 /** Orders ord[0..n) by score descending, keeping the given order among equal scores. */

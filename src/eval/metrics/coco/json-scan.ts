@@ -145,7 +145,9 @@ export class JsonScanner {
       case 110:
         return 'null';
       default:
-        if (c === 45 || (c >= 48 && c <= 57)) return 'number';
+        // NaN and Infinity are not JSON, but Python's json module writes them; read them as numbers
+        // so that validation can name the record and field.
+        if (c === 45 || (c >= 48 && c <= 57) || c === 78 || c === 73) return 'number';
         throw c === -1 ? this.syntax('unexpected end of file') : this.syntax(`unexpected ${describe(c)}`);
     }
   }
@@ -285,6 +287,12 @@ export class JsonScanner {
   /** Reads a number value. Exact: falls back to the platform parser beyond the fast exact path. */
   number(): number {
     const c0 = this.peek();
+    if (c0 === 78) return this.word('NaN', NaN);
+    if (c0 === 73) return this.word('Infinity', Infinity);
+    if (c0 === 45 && this.pos + 1 < this.end && this.buf[this.pos + 1] === 73) {
+      this.pos++;
+      return -this.word('Infinity', Infinity);
+    }
     if (c0 !== 45 && (c0 < 48 || c0 > 57)) {
       throw this.syntax(`expected a number, found ${c0 === -1 ? 'end of file' : describe(c0)}`);
     }
@@ -367,6 +375,16 @@ export class JsonScanner {
       return neg ? -v : v;
     }
     return Number(buf.toString('latin1', start, p));
+  }
+
+  private word(text: string, value: number): number {
+    for (let i = 0; i < text.length; i++) {
+      const p = this.pos + i;
+      if (p >= this.end) throw this.eof ? this.syntax('unexpected end of file') : NEED_MORE;
+      if (this.buf[p] !== text.charCodeAt(i)) throw this.syntax(`bad literal, expected ${text}`);
+    }
+    this.pos += text.length;
+    return value;
   }
 
   /** Skips one value of any kind. */

@@ -345,7 +345,7 @@ function rasterize(
 // ---------------------------------------------------------------------------------------------------
 // helpers
 
-function openSource(src: CocoSource): { scanner: JsonScanner; name: string } {
+function openSource(src: CocoSource, chunkBytes?: number): { scanner: JsonScanner; name: string } {
   if (typeof src !== 'string')
     return { scanner: new JsonScanner({ bytes: src.bytes, name: src.name }), name: src.name };
   if (src.endsWith('.gz')) {
@@ -358,7 +358,7 @@ function openSource(src: CocoSource): { scanner: JsonScanner; name: string } {
     return { scanner: new JsonScanner({ bytes, name: src }), name: src };
   }
   try {
-    return { scanner: new JsonScanner({ path: src }), name: src };
+    return { scanner: new JsonScanner({ path: src }, chunkBytes), name: src };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw badInput(code === 'ENOENT' ? 'file not found' : `cannot read file: ${String(e)}`, { file: src });
@@ -434,11 +434,13 @@ const ANN_KEYS = keyTable(['id', 'image_id', 'category_id', 'area', 'iscrowd', '
 /** Options of loadGroundTruth / loadDetections. */
 export interface CocoLoadOptions {
   iouType: CocoIouType;
+  /** Bytes read per chunk (default 4 MiB); small values exercise records that cross chunk ends. */
+  chunkBytes?: number;
 }
 
 /** Reads COCO ground truth (an instances JSON file, plain or .gz, or bytes). Throws BAD_INPUT on bad input. */
 export function loadGroundTruth(src: CocoSource, options: CocoLoadOptions): CocoGroundTruth {
-  const { scanner: s, name: file } = openSource(src);
+  const { scanner: s, name: file } = openSource(src, options.chunkBytes);
   try {
     return readGroundTruth(s, file, options.iouType);
   } finally {
@@ -686,8 +688,12 @@ const DT_KEYS = keyTable(['image_id', 'category_id', 'score', 'bbox', 'segmentat
  * ground truth does not have, a missing or non-finite or negative score, a box that is not four finite
  * numbers with non-negative width and height, a missing segmentation in segm evaluation.
  */
-export function loadDetections(src: CocoSource, gt: CocoGroundTruth): CocoDetections {
-  const { scanner: s, name: file } = openSource(src);
+export function loadDetections(
+  src: CocoSource,
+  gt: CocoGroundTruth,
+  options: { chunkBytes?: number } = {},
+): CocoDetections {
+  const { scanner: s, name: file } = openSource(src, options.chunkBytes);
   try {
     return readDetections(s, file, gt);
   } finally {
@@ -751,7 +757,7 @@ function readDetections(s: JsonScanner, file: string, gt: CocoGroundTruth): Coco
           if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
             throw fail('score', 'expected a finite, non-negative score', typeName(v));
           }
-          sc = v;
+          sc = v + 0; // -0 -> 0 (they tie in pycocotools' sort)
           hasScore = true;
           break;
         }
