@@ -4,11 +4,13 @@
  */
 import type { Command } from 'commander';
 import { registerDetect } from './detect.js';
+import { registerEval } from './eval.js';
 import { registerWorld } from './world.js';
 
 /** Registers every command group on `program`. */
 export function registerCommands(program: Command): void {
   void program;
   registerDetect(program);
+  registerEval(program);
   registerWorld(program);
 }
