@@ -174,7 +174,7 @@ function egoBeamAt(f: Frame, x: number, y: number): number {
   const d = x - 1.8;
   const spread = 0.28 * d + 1.1;
   const lat = y / spread;
-  return (f.egoBeam * expNeg(lat * lat)) / (1 + (d / 20) * (d / 20));
+  return (f.egoBeam * expNeg(lat * lat)) / (1 + (d / 17) * (d / 17));
 }
 
 /** Along-road offset (metres) from x to the nearest street lamp on one side (0 right, 1 left). */
@@ -301,12 +301,14 @@ function drawBackground(f: Frame): void {
       s1 - s0 > 1e-6 ? (dashCoverage(s1, dash, gap) - dashCoverage(s0, dash, gap)) / (s1 - s0) : 1;
     const yc = laneCenterY(road, x);
     const cosH = Math.cos(roadHeading(road, x));
-    const iz = 1 / t;
     // Lateral coordinate l = (y - yc) * cosH with y = camY - t * xn[i]: linear in i.
     const foot = (t / cam.fx) * cosH; // metres per pixel across
     const half = foot / 2;
     const texAmp = foot < 0.6 ? 0.07 : 0.07 * (0.6 / foot);
-    const xCell = Math.floor(x * 0.8);
+    const texOn = texAmp > 0.01;
+    const xHash = Math.imul(Math.floor(x * 0.8), 0x27d4eb2d);
+    invZ.fill(1 / t, row, row + W);
+    owner.fill(-1, row, row + W);
     // y and l are linear in i.
     const yStep = -t / cam.fx;
     const y0 = cam.position.y - t * ctx.xn[0]!;
@@ -317,7 +319,7 @@ function drawBackground(f: Frame): void {
     let beamInvSpread = 0;
     if (f.egoBeam > 0 && x >= 1.8) {
       const d = x - 1.8;
-      beamFall = (1.4 * f.egoBeam) / (1 + (d / 20) * (d / 20));
+      beamFall = (1.1 * f.egoBeam) / (1 + (d / 17) * (d / 17));
       beamInvSpread = 1 / (0.28 * d + 1.1);
     }
     let lampA = 0;
@@ -357,12 +359,19 @@ function drawBackground(f: Frame): void {
         cr = shoulderC[0];
         cg = shoulderC[1];
         cb = shoulderC[2];
-      } else {
-        const hsh = hash3(xCell, Math.floor(l * 0.8), 11) & 0xff;
-        const k = 1 + texAmp * ((hsh - 128) / 128);
+      } else if (texOn) {
+        // Faint ground texture: a hash of the 1.25 m cell the pixel's ground point falls in.
+        let h = Math.imul(xHash ^ Math.floor(l * 0.8), 0x85ebca6b);
+        h ^= h >>> 15;
+        h = Math.imul(h, 0xc2b2ae35);
+        const k = 1 + texAmp * ((((h >>> 16) & 0xff) - 128) / 128);
         cr = groundC[0] * k;
         cg = groundC[1] * k;
         cb = groundC[2] * k;
+      } else {
+        cr = groundC[0];
+        cg = groundC[1];
+        cb = groundC[2];
       }
       let L = groundLight;
       if (lit) {
@@ -382,9 +391,7 @@ function drawBackground(f: Frame): void {
       r[p] = cr * L;
       g[p] = cg * L;
       b[p] = cb * L;
-      invZ[p] = iz;
       sem[p] = cls;
-      owner[p] = -1;
     }
   }
 }
@@ -758,6 +765,28 @@ function drawPart(
     if (corners[3 * k + 2]! > NEAR_PLANE) anyFront = true;
   }
   if (!anyFront) return;
+  // Whole-part frustum test: skip parts entirely left, right, above or below the view.
+  {
+    const cam = fr.cam;
+    const tl = -cam.cx / cam.fx;
+    const tr = (cam.width - cam.cx) / cam.fx;
+    const tt = -cam.cy / cam.fy;
+    const tb = (cam.height - cam.cy) / cam.fy;
+    let left = 0;
+    let right = 0;
+    let above = 0;
+    let below = 0;
+    for (let k = 0; k < 8; k++) {
+      const x = corners[3 * k]!;
+      const y = corners[3 * k + 1]!;
+      const z = corners[3 * k + 2]!;
+      if (x < tl * z) left++;
+      if (x > tr * z) right++;
+      if (y < tt * z) above++;
+      if (y > tb * z) below++;
+    }
+    if (left === 8 || right === 8 || above === 8 || below === 8) return;
+  }
   // Part centre (camera frame) for normal orientation.
   let mx = 0;
   let my = 0;
@@ -1013,15 +1042,31 @@ function drawGlow(fr: Frame, owner: Placed, lamp: Lamp, strength: number): void 
 // ---------------------------------------------------------------------------------------------
 // 4. Fog, precipitation, noise.
 
-let noiseTable: Float32Array | null = null;
-function gaussTable(): Float32Array {
-  if (noiseTable === null) {
-    const rng = new Rng(0x5eed);
-    noiseTable = new Float32Array(1 << 16);
-    for (let i = 0; i < noiseTable.length; i++) noiseTable[i] = rng.normal();
+/** Standard-normal quantiles at the centres of 1024 equal-probability bins (noise by table lookup). */
+const GAUSS_QUANTILES = (() => {
+  // Inverse of the normal CDF by bisection; the CDF by a polynomial approximation.
+  const phi = (x: number): number => {
+    // Abramowitz-Stegun 26.2.17 (|error| < 7.5e-8).
+    const t = 1 / (1 + 0.2316419 * Math.abs(x));
+    const d = 0.3989422804014327 * Math.exp((-x * x) / 2);
+    const p =
+      d * t * (0.31938153 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429))));
+    return x >= 0 ? 1 - p : p;
+  };
+  const q = new Float32Array(1024);
+  for (let i = 0; i < 1024; i++) {
+    const target = (i + 0.5) / 1024;
+    let lo = -6;
+    let hi = 6;
+    for (let it = 0; it < 60; it++) {
+      const mid = (lo + hi) / 2;
+      if (phi(mid) < target) lo = mid;
+      else hi = mid;
+    }
+    q[i] = (lo + hi) / 2;
   }
-  return noiseTable;
-}
+  return q;
+})();
 
 /**
  * Fog, sensor noise and quantization in one pass over the float buffers into `out` (RGB bytes).
@@ -1034,14 +1079,20 @@ function finish(fr: Frame, density: number, sigma: number, seed: number, out: Ui
   const { r, g, b, invZ, rayLen } = ctx;
   const fogged = density > 0.003;
   const haze = Math.max(density, 0.0025);
-  const [hR, hG, hB] = fogged ? fr.light.fogColor : fr.light.skyHorizon;
+  const hc = fogged ? fr.light.fogColor : fr.light.skyHorizon;
+  const hR = hc[0];
+  const hG = hc[1];
+  const hB = hc[2];
   const skyK = density > 0 ? Math.exp(-density * 300) : 1;
-  const [fR, fG, fB] = fr.light.fogColor;
+  const skyR = fr.light.fogColor[0] * (1 - skyK);
+  const skyG = fr.light.fogColor[1] * (1 - skyK);
+  const skyB = fr.light.fogColor[2] * (1 - skyK);
   const n = ctx.width * ctx.height;
-  const table = gaussTable();
-  const h = hash3(seed, 0x40153, 9);
-  let idx = h & 0xffff;
-  const step = ((h >>> 16) | 1) & 0xffff;
+  const table = GAUSS_QUANTILES;
+  // Clamping and rounding (half to even) by the typed array itself.
+  const oc = new Uint8ClampedArray(out.buffer, out.byteOffset, out.length);
+  // One xorshift32 step per pixel; three 10-bit fields pick a normal quantile per channel.
+  let x = hash3(seed, 0x40153, 9) | 1;
   const sg = sigma > 0 ? sigma : 0;
   for (let p = 0, q = 0; p < n; p++, q += 3) {
     const iz = invZ[p]!;
@@ -1050,25 +1101,26 @@ function finish(fr: Frame, density: number, sigma: number, seed: number, out: Ui
     let v2 = b[p]!;
     if (iz > 0) {
       const k = expNeg((haze * rayLen[p]!) / iz);
-      v0 = v0 * k + hR * (1 - k);
-      v1 = v1 * k + hG * (1 - k);
-      v2 = v2 * k + hB * (1 - k);
+      const k1 = 1 - k;
+      v0 = v0 * k + hR * k1;
+      v1 = v1 * k + hG * k1;
+      v2 = v2 * k + hB * k1;
     } else if (skyK < 1) {
-      v0 = v0 * skyK + fR * (1 - skyK);
-      v1 = v1 * skyK + fG * (1 - skyK);
-      v2 = v2 * skyK + fB * (1 - skyK);
+      v0 = v0 * skyK + skyR;
+      v1 = v1 * skyK + skyG;
+      v2 = v2 * skyK + skyB;
     }
     if (sg > 0) {
-      idx = (idx + step) & 0xffff;
-      v0 += sg * table[idx]!;
-      idx = (idx + step) & 0xffff;
-      v1 += sg * table[idx]!;
-      idx = (idx + step) & 0xffff;
-      v2 += sg * table[idx]!;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      v0 += sg * table[x >>> 22]!;
+      v1 += sg * table[(x >>> 12) & 1023]!;
+      v2 += sg * table[(x >>> 2) & 1023]!;
     }
-    out[q] = v0 <= 0 ? 0 : v0 >= 255 ? 255 : (v0 + 0.5) | 0;
-    out[q + 1] = v1 <= 0 ? 0 : v1 >= 255 ? 255 : (v1 + 0.5) | 0;
-    out[q + 2] = v2 <= 0 ? 0 : v2 >= 255 ? 255 : (v2 + 0.5) | 0;
+    oc[q] = v0;
+    oc[q + 1] = v1;
+    oc[q + 2] = v2;
   }
 }
 
