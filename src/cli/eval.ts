@@ -9,6 +9,7 @@ import {
   formatSummary,
   type CocoIouType,
 } from '../eval/metrics/coco/index.js';
+import { registerEvalTools } from './eval-tools.js';
 
 /**
  * Returns the `eval` command group of `program`, creating it on first use, so that several files can
@@ -72,4 +73,5 @@ export function registerEval(program: Command): void {
       }
       process.stdout.write(text);
     });
+  registerEvalTools(evalCommand(program));
 }
