@@ -134,8 +134,9 @@ function readManifest(abs: string, shown: string): ImageItem[] {
 }
 
 /**
- * Gives every image its id from a COCO ground-truth file: matched by `file_name` against the image's
- * relative path, else by base name (when unambiguous). An image the GT does not list is BAD_INPUT.
+ * Gives every image its id from a COCO ground-truth file. An image matches a GT `file_name` when one
+ * path ends with the other at a folder boundary (equal relative paths, a folder of the GT's images
+ * listed one level deeper, or bare base names); an image with no match, or several, is BAD_INPUT.
  */
 export function idsFromCoco(items: readonly ImageItem[], gtPath: string): number[] {
   let gt: unknown;
@@ -148,7 +149,7 @@ export function idsFromCoco(items: readonly ImageItem[], gtPath: string): number
       found: err instanceof Error ? err.message : String(err),
     });
   }
-  const images = (gt as { images?: unknown }).images;
+  const images = (gt as { images?: unknown } | null)?.images;
   if (!Array.isArray(images)) {
     throw badInput('the ground-truth file has no images list', {
       file: gtPath,
@@ -157,8 +158,7 @@ export function idsFromCoco(items: readonly ImageItem[], gtPath: string): number
       found: typeof images,
     });
   }
-  const byPath = new Map<string, number>();
-  const byBase = new Map<string, number | null>();
+  const byBase = new Map<string, Array<{ path: string; id: number }>>();
   images.forEach((img: unknown, i) => {
     const rec = (img ?? {}) as Record<string, unknown>;
     const id = rec['id'];
@@ -171,22 +171,29 @@ export function idsFromCoco(items: readonly ImageItem[], gtPath: string): number
         expected: 'a numeric id and a file_name',
       });
     }
-    const norm = name.split('\\').join('/').replace(/^\.\//, '');
-    byPath.set(norm, id);
-    const b = basename(norm);
-    byBase.set(b, byBase.has(b) ? null : id);
+    const path = name.split('\\').join('/').replace(/^\.\//, '');
+    const b = basename(path);
+    byBase.set(b, [...(byBase.get(b) ?? []), { path, id }]);
   });
   return items.map((it) => {
-    const id = byPath.get(it.relPath) ?? byBase.get(basename(it.relPath));
-    if (id === undefined || id === null) {
+    const r = it.relPath;
+    const found = (byBase.get(basename(r)) ?? []).filter(
+      (g) => g.path === r || g.path.endsWith('/' + r) || r.endsWith('/' + g.path),
+    );
+    if (found.length !== 1) {
       throw badInput(
-        id === null
-          ? 'the image matches several ground-truth images by base name'
-          : 'the image is not in the ground-truth file',
-        { file: gtPath, field: 'images', expected: `an image with file_name '${it.relPath}'`, found: 'none' },
+        found.length === 0
+          ? 'an image is not in the ground-truth file'
+          : 'an image matches several ground-truth images',
+        {
+          file: gtPath,
+          field: 'images[].file_name',
+          expected: `one image whose file_name matches '${r}'`,
+          found: found.length === 0 ? 'none' : found.map((g) => g.path).join(', '),
+        },
       );
     }
-    return id;
+    return found[0]!.id;
   });
 }
 

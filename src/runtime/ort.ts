@@ -43,6 +43,8 @@ export async function openOrtSession(
     return await ort.InferenceSession.create(modelPath, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
+      // Errors reach the caller as DrivegateErrors; keep onnxruntime's own log off stderr.
+      logSeverityLevel: 4,
       ...(options.intraOpThreads !== undefined ? { intraOpNumThreads: options.intraOpThreads } : {}),
     });
   } catch (err) {

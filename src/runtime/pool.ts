@@ -115,7 +115,11 @@ export class SessionPool implements Runner {
     });
   }
 
-  /** Stops the workers; queued and running requests are rejected as UNAVAILABLE. */
+  /**
+   * Stops the workers; queued and running requests are rejected as UNAVAILABLE at once. Resolves when
+   * every worker has exited: a worker finishes the inference it is in first (ending a thread inside
+   * onnxruntime's run would abort the process).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -125,7 +129,10 @@ export class SessionPool implements Runner {
       this.slots.splice(0).map(async (slot) => {
         slot.job?.reject(err);
         slot.job = undefined;
-        await slot.worker.terminate();
+        const exited = new Promise<void>((resolve) => slot.worker.once('exit', () => resolve()));
+        const msg: PoolRequest = { type: 'close' };
+        slot.worker.postMessage(msg);
+        await exited;
       }),
     );
   }

@@ -16,14 +16,17 @@ try {
   const session = await openOrtSession(data.modelPath, {
     ...(data.intraOpThreads !== undefined ? { intraOpThreads: data.intraOpThreads } : {}),
   });
+  // The run in progress: 'close' waits for it, since ending a thread inside onnxruntime's run aborts
+  // the whole process.
+  let inflight: Promise<void> = Promise.resolve();
   port.on('message', (msg: PoolRequest) => {
     if (msg.type === 'close') {
-      void session.release().finally(() => port.close());
+      void inflight.then(() => session.release()).finally(() => port.close());
       return;
     }
-    runOrtSession(session, data.modelPath, msg.feeds, msg.outputNames).then(
+    inflight = runOrtSession(session, data.modelPath, msg.feeds, msg.outputNames).then(
       (outputs) => {
-        // onnxruntime's output buffers may be native-backed; copy those that cannot be transferred.
+        // onnxruntime's output buffers may be views; copy those that cannot be transferred whole.
         for (const t of Object.values(outputs)) {
           if (t.data.byteOffset !== 0 || t.data.byteLength !== t.data.buffer.byteLength) {
             t.data = t.data.slice();
