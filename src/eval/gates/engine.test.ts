@@ -316,3 +316,20 @@ test('lower-is-better improvement and aggregate kinds', () => {
   assert.equal(rule(v, 'mean').status, 'fail'); // (0.5+0.4+0.3+0.35)/4 = 0.3875
   assert.equal(gate(p, report('c', { ece: 0.046 }), report('b', { ece: 0.05 })).rules[0]!.status, 'fail');
 });
+
+test('the example reports: the candidate passes the default gate, the regressed one is blocked on night + pedestrian', async () => {
+  const { readEvalReport } = await import('../report-schema.js');
+  const dir = join(packageRoot(), 'examples', 'reports');
+  const baseline = await readEvalReport(join(dir, 'baseline.eval_report.json'));
+  const p = await examplePolicy();
+  assert.equal(
+    gate(p, await readEvalReport(join(dir, 'candidate.eval_report.json')), baseline).status,
+    'pass',
+  );
+  const v = gate(p, await readEvalReport(join(dir, 'regressed.eval_report.json')), baseline);
+  assert.equal(v.status, 'fail');
+  assert.deepEqual(
+    v.blocking!.failing_slices.map((s) => s.name),
+    ['night+pedestrian'],
+  );
+});
