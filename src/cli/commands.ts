@@ -5,6 +5,8 @@
 import type { Command } from 'commander';
 import { registerDetect } from './detect.js';
 import { registerEval } from './eval.js';
+import { registerRuns } from './runs.js';
+import { registerStore } from './store.js';
 import { registerWorld } from './world.js';
 
 /** Registers every command group on `program`. */
@@ -12,5 +14,7 @@ export function registerCommands(program: Command): void {
   void program;
   registerDetect(program);
   registerEval(program);
+  registerStore(program);
+  registerRuns(program);
   registerWorld(program);
 }

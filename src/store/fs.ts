@@ -142,9 +142,8 @@ export class FsStore implements ArtifactStore {
     } catch (err) {
       throw blobNotFound(digest, err);
     }
-    const { size } = await handle.stat();
     const source = handle.createReadStream({ highWaterMark: 1 << 20 });
-    return Readable.from(verifiedChunks(source, digestHex(digest), path, size), { objectMode: false });
+    return Readable.from(verifiedChunks(source, digestHex(digest), path), { objectMode: false });
   }
 
   /** Writes a blob to `path` atomically after verifying it. */
@@ -402,8 +401,11 @@ function blobNotFound(digest: string, err: unknown): DrivegateError {
 }
 
 function notFoundFile(path: string, err: unknown): DrivegateError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'an error';
   return new DrivegateError(isMissing(err) ? 'NOT_FOUND' : 'BAD_INPUT', 'cannot read file', {
     file: path,
+    expected: 'a readable file',
+    found: isMissing(err) ? 'no such file' : code,
     cause: err,
   });
 }
