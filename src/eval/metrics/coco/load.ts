@@ -234,9 +234,10 @@ function parseSegmentation(
         const ck = s.kind();
         countsFirst = pool.counts.length;
         if (ck === 'string') {
+          const text = s.string(); // outside the try: running out of bytes must reach JsonScanner.unit
           let decoded: Uint32Array;
           try {
-            decoded = rleCountsFromString(s.string());
+            decoded = rleCountsFromString(text);
           } catch (e) {
             throw fail(e instanceof Error ? e.message : String(e), 'a bad RLE string');
           }
