@@ -333,3 +333,29 @@ test('the example reports: the candidate passes the default gate, the regressed 
     ['night+pedestrian'],
   );
 });
+
+test('null slice metrics are errors unless the rule says null_values: skip', () => {
+  const cand = report('c');
+  (cand.slices[3]!.metrics as { map: number | null }).map = null;
+  const strict = policy(
+    '  - {id: s, kind: no_regression, field: "slices[*].metrics.map", max: 0.02, mode: relative}\n',
+  );
+  const e = gate(strict, cand, report('b'));
+  assert.equal(e.status, 'error');
+  assert.match(e.errors[0]!, /slices\[weather=fog\]\.metrics\.map' is null in cand\.json/);
+  const lenient = policy(
+    '  - {id: s, kind: no_regression, field: "slices[*].metrics.map", max: 0.02, mode: relative, null_values: skip}\n' +
+      '  - {id: w, kind: improvement, field: "slices[*].metrics.map", aggregate: weighted_mean, min: 0, mode: points, null_values: skip}\n',
+  );
+  const v = gate(lenient, cand, report('b'));
+  assert.equal(v.status, 'pass', formatVerdict(v));
+  assert.deepEqual(
+    rule(v, 's').elements!.map((x) => x.status),
+    ['pass', 'pass', 'pass', 'skipped'],
+  );
+  assert.match(rule(v, 'w').rationale, /over 3 element\(s\) \(null, skipped: weather=fog\)/);
+  assert.throws(
+    () => policy('  - {id: x, kind: threshold, field: overall.map, min: 0, null_values: skip}\n'),
+    /null_values: skip needs/,
+  );
+});

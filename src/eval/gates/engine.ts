@@ -307,7 +307,15 @@ function evaluateRule(rule: GateRule, ctx: Ctx): RuleResult {
     const vals: number[] = [];
     const bvals: number[] = [];
     const weights: number[] = [];
+    const skippedNull: string[] = [];
     for (const { e, key } of elements) {
+      if (rule.null_values === 'skip') {
+        const be = baseByKey?.get(key);
+        if (isNullAt(e, suffix) || (be !== undefined && isNullAt(be, suffix))) {
+          skippedNull.push(key);
+          continue;
+        }
+      }
       const v = numberAt(e, suffix, ctx.candName, label(key));
       if (typeof v === 'string') return error(v);
       vals.push(v);
@@ -342,6 +350,11 @@ function evaluateRule(rule: GateRule, ctx: Ctx): RuleResult {
         bvals.push(bv);
       }
     }
+    if (vals.length === 0) {
+      return error(
+        `every element of '${listText}'${whereText} has a null value (null_values: skip left none)`,
+      );
+    }
     const v = aggregate(rule.aggregate, vals, weights);
     if (typeof v === 'string') return error(v);
     let b: number | null = null;
@@ -351,7 +364,9 @@ function evaluateRule(rule: GateRule, ctx: Ctx): RuleResult {
       b = bv;
     }
     const c = compare(rule, v, b);
-    const what = `${rule.aggregate}(${rule.field}) over ${elements.length} element(s)${whereText}`;
+    const what =
+      `${rule.aggregate}(${rule.field}) over ${vals.length} element(s)${whereText}` +
+      (skippedNull.length > 0 ? ` (null, skipped: ${skippedNull.join(', ')})` : '');
     return {
       ...head,
       status: c.passed ? 'pass' : 'fail',
@@ -366,6 +381,25 @@ function evaluateRule(rule: GateRule, ctx: Ctx): RuleResult {
 
   const results: ElementResult[] = [];
   for (const { e, key } of elements) {
+    if (rule.null_values === 'skip') {
+      const be = baseByKey?.get(key);
+      const side = isNullAt(e, suffix)
+        ? ctx.candName
+        : be !== undefined && isNullAt(be, suffix)
+          ? ctx.baseName
+          : null;
+      if (side !== null) {
+        results.push({
+          key,
+          value: null,
+          baseline: null,
+          threshold: null,
+          status: 'skipped',
+          rationale: `${label(key)} is null in ${side}; skipped (null_values: skip)`,
+        });
+        continue;
+      }
+    }
     const v = numberAt(e, suffix, ctx.candName, label(key));
     if (typeof v === 'string') return error(v);
     let b: number | null = null;
@@ -425,6 +459,12 @@ function keyOf(e: unknown, i: number): string {
   if (e !== null && typeof e === 'object' && typeof (e as Obj)['name'] === 'string')
     return (e as Obj)['name'] as string;
   return String(i);
+}
+
+/** True when the path resolves to null. */
+function isNullAt(root: unknown, segments: Parameters<typeof follow>[1]): boolean {
+  const r = follow(root, segments);
+  return r.ok && r.value === null;
 }
 
 /** The number at a path, or an error sentence naming the field and the report. */

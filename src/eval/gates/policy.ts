@@ -8,7 +8,8 @@
  * baseline: 0.02 = 2%). `better` says which way is better (`higher`, default, or `lower`).
  * A field with `[*]` is checked per element (each must pass), or, with `aggregate`, once on the
  * aggregate (`mean`, `weighted_mean` by element weights, `min`, `max`, `sum`); `where` keeps the
- * elements whose fields equal the given values (e.g. `{critical: true}`).
+ * elements whose fields equal the given values (e.g. `{critical: true}`); `null_values: skip` skips
+ * elements whose value is null (a slice without ground truth) instead of making the rule an error.
  * Unknown kinds, unknown keys and bad paths are BAD_INPUT naming the file and line.
  */
 import { z } from 'zod';
@@ -44,6 +45,7 @@ const common = {
   next_action: z.string().optional(),
   waivable: z.boolean().default(true),
   no_baseline: z.enum(['error', 'skip']).default('error'),
+  null_values: z.enum(['error', 'skip']).default('error'),
 };
 
 const ruleSchemas = {
@@ -68,6 +70,8 @@ export interface GateRule {
   next_action?: string | undefined;
   waivable: boolean;
   no_baseline: 'error' | 'skip';
+  /** `[*]` rules: elements whose value (candidate or baseline) is null are an error, or skipped. */
+  null_values: 'error' | 'skip';
   min?: number | undefined;
   max?: number | undefined;
   mode?: Mode | undefined;
@@ -136,6 +140,12 @@ export function parseGatePolicy(src: YamlSource): GatePolicy {
         ...at('field'),
         expected: 'a path like overall.map or slices[*].metrics.map',
         found: (err as Error).message,
+      });
+    }
+    if (path.wildcardAt < 0 && r['null_values'] === 'skip') {
+      throw badInput('null_values: skip needs a [*] in the field path', {
+        ...at('null_values'),
+        found: String(r['field']),
       });
     }
     if (path.wildcardAt < 0 && (r['aggregate'] !== undefined || r['where'] !== undefined)) {
