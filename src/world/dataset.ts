@@ -465,20 +465,28 @@ async function writeDataset(o: Resolved, root: string): Promise<Omit<DatasetSumm
 
   // Slices, with their support per split.
   const slices = standardSlices({ width: o.width, includeUnknown: o.includeUnknown });
+  // Per split: each image's (non-crowd) annotations with their category name, built once.
+  const objectsByImage = new Map<SplitName, Map<number, Array<Record<string, unknown>>>>();
+  for (const split of SPLITS) {
+    const byImage = new Map<number, Array<Record<string, unknown>>>();
+    for (const a of splits[split].coco.annotations) {
+      if (a.iscrowd !== 0) continue;
+      let list = byImage.get(a.image_id);
+      if (list === undefined) byImage.set(a.image_id, (list = []));
+      list.push({ ...a, category: categoryName(a.category_id) });
+    }
+    objectsByImage.set(split, byImage);
+  }
   const support = (spec: SliceSpec, split: SplitName): { images: number; objects: number } => {
-    const { coco, manifest } = splits[split];
-    const byImage = new Map<number, CocoAnnotation[]>();
-    for (const a of coco.annotations) byImage.set(a.image_id, [...(byImage.get(a.image_id) ?? []), a]);
+    const byImage = objectsByImage.get(split) ?? new Map<number, Array<Record<string, unknown>>>();
     let images = 0;
     let objects = 0;
-    for (const m of manifest) {
+    for (const m of splits[split].manifest) {
       if (!matchesImage(spec, m as unknown as Record<string, unknown>)) continue;
-      const anns = (byImage.get(m.image_id) ?? []).filter(
-        (a) => a.iscrowd === 0 && matchesObject(spec, { ...a, category: categoryName(a.category_id) }),
-      );
-      if (spec.level === 'object' && anns.length === 0) continue;
+      const matching = (byImage.get(m.image_id) ?? []).filter((a) => matchesObject(spec, a)).length;
+      if (spec.level === 'object' && matching === 0) continue;
       images++;
-      objects += anns.length;
+      objects += matching;
     }
     return { images, objects };
   };

@@ -635,19 +635,23 @@ export class WorldSim {
         const s = rng.range(20, 70);
         const dBase = side === 1 ? right - parking - 0.8 : left + parking + 0.8;
         const size = rng.int(3, 6);
+        // Packed into about 1 m across and 3 m along the sidewalk.
         for (let n = 0; n < size; n++) {
-          this.add(
-            rng,
-            'pedestrian',
-            {
-              s: s + rng.range(-1.2, 1.2),
-              d: dBase - side * rng.range(0, 1.4),
-              rel: rng.range(-Math.PI, Math.PI),
-              speed: 0,
-              mode: 'stand',
-            },
-            false,
-          );
+          for (let attempt = 0; attempt < 5; attempt++) {
+            const placed = this.add(
+              rng,
+              'pedestrian',
+              {
+                s: s + rng.range(-1.5, 1.5),
+                d: dBase - side * rng.range(0, 0.9),
+                rel: rng.range(-Math.PI, Math.PI),
+                speed: 0,
+                mode: 'stand',
+              },
+              false,
+            );
+            if (placed !== null) break;
+          }
         }
       }
       // Sometimes someone crossing ahead.
