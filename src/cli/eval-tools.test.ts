@@ -190,19 +190,29 @@ const dt = [
   { image_id: 2, category_id: 1, bbox: [5, 5, 4, 8], score: 0.6 },
 ];
 
-test('eval thresholds writes score_thresholds into inference_config.json keeping other keys', () => {
+test('eval thresholds sets postprocess.score_thresholds in an inference config, keeping other keys', () => {
   const g = file('gt.json', JSON.stringify(gt));
   const d = file('dt.json', JSON.stringify(dt));
-  const cfg = file(
-    'inference_config.json',
-    JSON.stringify({ input: { width: 192 }, score_thresholds: { old: 1 } }),
-  );
+  const config = {
+    schema_version: 1,
+    input: { name: 'images', width: 192, height: 96 },
+    classes: { '0': { id: 1, name: 'car' }, '1': { id: 2, name: 'pedestrian' } },
+    output: { decoder: 'centernet', heatmap: 'hm', wh: 'wh', offset: 'off' },
+    postprocess: { score_threshold: 0.3, score_thresholds: { car: 0.99 } },
+  };
+  const cfg = file('inference_config.json', JSON.stringify(config));
   const r = drivegate(['eval', 'thresholds', '--gt', g, '--dt', d, '--out', cfg]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(readFileSync(cfg, 'utf8')), {
-    input: { width: 192 },
-    score_thresholds: { car: 0.9, pedestrian: 0.7 },
+    ...config,
+    postprocess: { score_threshold: 0.3, score_thresholds: { car: 0.9, pedestrian: 0.7 } },
   });
+  // A config whose classes do not include the thresholds' classes is refused and left as it was.
+  const other = file('other.json', JSON.stringify({ ...config, classes: { '0': { id: 1, name: 'car' } } }));
+  const refused = drivegate(['eval', 'thresholds', '--gt', g, '--dt', d, '--out', other]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /postprocess\.score_thresholds\.pedestrian/);
+  assert.equal(JSON.parse(readFileSync(other, 'utf8')).postprocess.score_thresholds.car, 0.99);
   const usage = drivegate(['eval', 'thresholds', '--gt', g, '--dt', d, '--mode', 'precision']);
   assert.equal(usage.code, 2);
 });

@@ -18,7 +18,9 @@ import { detectionCalibration } from '../eval/metrics/calibration.js';
 import type { BinStrategy, CalibrationResult } from '../eval/metrics/calibration.js';
 import { confusionMatrix, formatConfusion } from '../eval/metrics/confusion.js';
 import { matchDetections, readCocoPair } from '../eval/metrics/detections.js';
-import { inferenceConfigFragment, tuneThresholds } from '../eval/metrics/thresholds.js';
+import { applyScoreThresholds, tuneThresholds } from '../eval/metrics/thresholds.js';
+import type { ThresholdResult } from '../eval/metrics/thresholds.js';
+import { parseInferenceConfig } from '../runtime/config.js';
 
 const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : s + '\n');
@@ -235,7 +237,8 @@ Example:
       'after',
       `
 A threshold t keeps detections with score >= t. Classes with no qualifying threshold are left out
-of score_thresholds (the runtime's default applies) and listed as unmet.
+of score_thresholds (postprocess.score_threshold applies to them) and listed as unmet. --out
+rewrites an existing inference config atomically, after checking the result still loads.
 
 Example:
   drivegate eval thresholds --gt data/golden_val.json --dt runs/candidate/detections.json \\
@@ -262,7 +265,7 @@ Example:
           mode: o.mode,
           ...(o.target !== undefined ? { target: o.target } : {}),
         });
-        if (o.out !== undefined) await mergeInferenceConfig(o.out, inferenceConfigFragment(result));
+        if (o.out !== undefined) await writeThresholds(o.out, result);
         if (o.json === true) return json(result);
         const lines = result.classes.map((c) =>
           c.threshold === null
@@ -311,38 +314,40 @@ function summaryLine(name: string, r: CalibrationResult): string {
   return `${name.padEnd(14)} n ${String(r.count).padStart(6)}  ECE ${r.ece.toFixed(4)}  MCE ${r.mce.toFixed(4)}  Brier ${r.brier.toFixed(4)}  conf ${r.mean_confidence.toFixed(3)}  acc ${r.accuracy.toFixed(3)}`;
 }
 
-async function mergeInferenceConfig(
-  file: string,
-  fragment: { score_thresholds: Record<string, number> },
-): Promise<void> {
-  let base: Record<string, unknown> = {};
-  let text: string | undefined;
+/** Sets postprocess.score_thresholds in an existing inference config, checked by the runtime's schema. */
+async function writeThresholds(file: string, result: ThresholdResult): Promise<void> {
+  let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-      throw badInput('cannot read inference config', { file, cause: err });
-  }
-  if (text !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      throw badInput('inference config is not JSON', {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DrivegateError(
+      code === 'ENOENT' ? 'NOT_FOUND' : 'BAD_INPUT',
+      `cannot read inference config (${String(code)})`,
+      {
         file,
-        expected: 'a JSON object',
-        found: (err as Error).message,
-      });
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw badInput('inference config is not a JSON object', { file, expected: 'a JSON object' });
-    }
-    base = parsed as Record<string, unknown>;
+        expected: 'an existing inference_config.json (use --json for the thresholds alone)',
+        cause: err,
+      },
+    );
   }
-  await atomicWriteFile(
-    file,
-    JSON.stringify({ ...base, score_thresholds: fragment.score_thresholds }, null, 2) + '\n',
-  );
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw badInput('inference config is not JSON', {
+      file,
+      expected: 'a JSON object',
+      found: (err as Error).message,
+    });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw badInput('inference config is not a JSON object', { file, expected: 'a JSON object' });
+  }
+  const updated = applyScoreThresholds(parsed as Record<string, unknown>, result);
+  // The runtime must still load it (e.g. every threshold names one of its classes).
+  parseInferenceConfig(updated, file);
+  await atomicWriteFile(file, JSON.stringify(updated, null, 2) + '\n');
 }
 
 /** The validation report as text for people. */

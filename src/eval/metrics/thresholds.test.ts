@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DrivegateError } from '../../core/errors.js';
 import type { Matching, MatchedDetection } from './detections.js';
-import { inferenceConfigFragment, tuneThresholds } from './thresholds.js';
+import { applyScoreThresholds, inferenceConfigFragment, tuneThresholds } from './thresholds.js';
 
 function matching(
   dets: Array<[number, number, 'tp' | 'fp' | 'ignored']>,
@@ -47,7 +47,17 @@ test('F1 mode picks the threshold with the best F1 (hand-computed)', () => {
   assert.equal(car.tp, 3);
   assert.equal(car.fp, 1);
   assert.ok(Math.abs(car.f1! - 0.75) < 1e-15);
-  assert.deepEqual(inferenceConfigFragment(r), { score_thresholds: { car: 0.6 } });
+  assert.deepEqual(inferenceConfigFragment(r), { postprocess: { score_thresholds: { car: 0.6 } } });
+  assert.deepEqual(
+    applyScoreThresholds(
+      { schema_version: 1, postprocess: { score_threshold: 0.3, score_thresholds: { old: 1 } } },
+      r,
+    ),
+    {
+      schema_version: 1,
+      postprocess: { score_threshold: 0.3, score_thresholds: { car: 0.6 } },
+    },
+  );
 });
 
 test('precision mode picks the lowest threshold whose precision meets the target', () => {

@@ -9,8 +9,8 @@
  * recall = TP / GT (non-crowd), F1 = 2PR / (P + R). F1 ties go to the higher threshold (fewer
  * detections for the same F1).
  *
- * The result's `score_thresholds` is the shape inference_config.json takes:
- * `{"score_thresholds": {"car": 0.41, ...}}`, keyed by class name.
+ * The result's `score_thresholds` maps class names to thresholds, the map inference_config.json
+ * holds at `postprocess.score_thresholds` (`{"car": 0.41, ...}`; see inferenceConfigFragment).
  */
 import { badInput } from '../../core/errors.js';
 import type { Matching } from './detections.js';
@@ -137,9 +137,29 @@ export function tuneThresholds(matching: Matching, options: ThresholdOptions = {
   };
 }
 
-/** The inference_config.json fragment: `{"score_thresholds": {class name: threshold}}`. */
+/**
+ * The inference_config.json fragment the runtime reads (src/runtime/config.ts):
+ * `{"postprocess": {"score_thresholds": {class name: threshold}}}`. Classes left out fall back to
+ * `postprocess.score_threshold`.
+ */
 export function inferenceConfigFragment(result: ThresholdResult): {
-  score_thresholds: Record<string, number>;
+  postprocess: { score_thresholds: Record<string, number> };
 } {
-  return { score_thresholds: { ...result.score_thresholds } };
+  return { postprocess: { score_thresholds: { ...result.score_thresholds } } };
+}
+
+/**
+ * A copy of an inference config (parsed JSON) with `postprocess.score_thresholds` replaced by the
+ * result's, every other key kept.
+ */
+export function applyScoreThresholds(
+  config: Record<string, unknown>,
+  result: ThresholdResult,
+): Record<string, unknown> {
+  const post = config['postprocess'];
+  const postprocess =
+    post !== null && typeof post === 'object' && !Array.isArray(post)
+      ? (post as Record<string, unknown>)
+      : {};
+  return { ...config, postprocess: { ...postprocess, score_thresholds: { ...result.score_thresholds } } };
 }
