@@ -186,3 +186,21 @@ test('bad options are usage errors naming the option, and nothing is left behind
   assert.equal(readFileSync(join(base, 'exists', 'keep.txt'), 'utf8'), 'mine');
   assert.ok(!readdirSync(base).some((n) => n.includes('.tmp-')), 'no temp folder left behind');
 });
+
+test('--overwrite replaces an existing dataset as a whole', async () => {
+  const out = join(base, 'replace');
+  mkdirSync(out);
+  writeFileSync(join(out, 'stale.txt'), 'old');
+  const summary = await generateDataset({
+    out,
+    scenes: 2,
+    framesPerScene: 1,
+    seed: 1,
+    workers: 0,
+    overwrite: true,
+  });
+  assert.equal(summary.frames, 2);
+  assert.ok(!listFiles(out).includes('stale.txt'));
+  assert.ok(listFiles(out).includes('golden_train.json'));
+  assert.ok(!readdirSync(base).some((n) => n.includes('.old-') || n.includes('.tmp-')));
+});
