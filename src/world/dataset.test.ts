@@ -184,6 +184,10 @@ test('bad options are usage errors naming the option, and nothing is left behind
     (e: unknown) => e instanceof DrivegateError && e.code === 'CONFLICT',
   );
   assert.equal(readFileSync(join(base, 'exists', 'keep.txt'), 'utf8'), 'mine');
+  await assert.rejects(
+    generateDataset({ out: join(base, 'exists', 'keep.txt', 'sub'), scenes: 1, framesPerScene: 1 }),
+    (e: unknown) => e instanceof DrivegateError && e.code === 'BAD_INPUT' && e.message.includes('--out'),
+  );
   assert.ok(!readdirSync(base).some((n) => n.includes('.tmp-')), 'no temp folder left behind');
 });
 

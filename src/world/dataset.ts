@@ -289,9 +289,17 @@ export async function generateDataset(options: DatasetOptions): Promise<DatasetS
     });
   }
   const parent = dirname(o.out);
-  await fs.mkdir(parent, { recursive: true });
   const tmp = join(parent, `.${basename(o.out)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await fs.mkdir(tmp);
+  try {
+    await fs.mkdir(parent, { recursive: true });
+    await fs.mkdir(tmp);
+  } catch (err) {
+    throw new DrivegateError('BAD_INPUT', `cannot create the output folder: ${(err as Error).message}`, {
+      file: o.out,
+      field: '--out',
+      cause: err,
+    });
+  }
   try {
     const summary = await writeDataset(o, tmp);
     if (await exists(o.out)) {
