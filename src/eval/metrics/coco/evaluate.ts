@@ -439,6 +439,7 @@ function matchAll(gt: CocoGroundTruth, dt: CocoDetections): Matched {
 function accumulate(mt: Matched): { precision: Float64Array; recall: Float64Array } {
   const { K, catOff, catFill, outScore, outRank, outTp, outFp, npig } = mt;
   const sc = new Scratch();
+  const radix = new RadixScratch();
   const precision = new Float64Array(T * R * K * A * M).fill(-1);
   const recall = new Float64Array(T * K * A * M).fill(-1);
   let sTp = new Uint16Array(0);
@@ -447,9 +448,7 @@ function accumulate(mt: Matched): { precision: Float64Array; recall: Float64Arra
     const off = catOff[k]!;
     const n = catFill[k]! - off;
     // One stable sort per category: score descending, ties in concatenation (image, rank) order.
-    const idx: number[] = new Array<number>(n);
-    for (let j = 0; j < n; j++) idx[j] = off + j;
-    idx.sort((x, y) => outScore[y]! - outScore[x]! || x - y);
+    const idx = sortSlotsByScore(outScore, off, n, radix);
     // Gather into contiguous arrays in sorted order, one list per maxDets (the detections of rank <
     // maxDets; each list is a subsequence of the next, in the same order).
     if (sTp.length < n * A) {
@@ -675,6 +674,95 @@ function matchBlock(
       if (gIdNZ[perm[m]!] === 1) matchNZ[outOff + di]! |= bit;
     }
   }
+}
+
+/** Reusable buffers of sortSlotsByScore. */
+class RadixScratch {
+  hi = new Uint32Array(0);
+  lo = new Uint32Array(0);
+  ix = new Int32Array(0);
+  hi2 = new Uint32Array(0);
+  lo2 = new Uint32Array(0);
+  ix2 = new Int32Array(0);
+  f = new Float64Array(1);
+  u = new Uint32Array(this.f.buffer);
+  count = new Int32Array(256);
+  ensure(n: number): void {
+    if (this.hi.length >= n) return;
+    const m = n * 2;
+    this.hi = new Uint32Array(m);
+    this.lo = new Uint32Array(m);
+    this.ix = new Int32Array(m);
+    this.hi2 = new Uint32Array(m);
+    this.lo2 = new Uint32Array(m);
+    this.ix2 = new Int32Array(m);
+  }
+}
+
+/**
+ * The slots off .. off+n ordered by score descending, ties in slot order: what a stable sort (numpy's
+ * mergesort) of the concatenation gives. Scores are finite and >= 0 (and never -0), so their IEEE bit
+ * patterns order like the values; an LSD radix sort (8-bit digits) on the complemented bits is stable.
+ */
+function sortSlotsByScore(score: Float64Array, off: number, n: number, rs: RadixScratch): Int32Array {
+  if (n < 64) {
+    const idx = Array.from({ length: n }, (_, j) => off + j);
+    idx.sort((x, y) => score[y]! - score[x]! || x - y);
+    return Int32Array.from(idx);
+  }
+  rs.ensure(n);
+  let hi: Uint32Array = rs.hi;
+  let lo: Uint32Array = rs.lo;
+  let ix: Int32Array = rs.ix;
+  let hi2: Uint32Array = rs.hi2;
+  let lo2: Uint32Array = rs.lo2;
+  let ix2: Int32Array = rs.ix2;
+  const f = rs.f;
+  const u = rs.u;
+  const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  const LO = little ? 0 : 1;
+  for (let j = 0; j < n; j++) {
+    f[0] = score[off + j]!;
+    lo[j] = ~u[LO]! >>> 0;
+    hi[j] = ~u[1 - LO]! >>> 0;
+    ix[j] = off + j;
+  }
+  const count = rs.count;
+  for (let pass = 0; pass < 8; pass++) {
+    const useHi = pass >= 4;
+    const shift = (pass % 4) * 8;
+    const key = useHi ? hi : lo;
+    count.fill(0);
+    for (let j = 0; j < n; j++) count[(key[j]! >>> shift) & 255]!++;
+    let skip = false;
+    for (let b = 0; b < 256; b++) {
+      if (count[b] === n) skip = true;
+      if (count[b] !== 0) break;
+    }
+    if (skip) continue;
+    let sum = 0;
+    for (let b = 0; b < 256; b++) {
+      const c = count[b]!;
+      count[b] = sum;
+      sum += c;
+    }
+    for (let j = 0; j < n; j++) {
+      const dst = count[(key[j]! >>> shift) & 255]!++;
+      hi2[dst] = hi[j]!;
+      lo2[dst] = lo[j]!;
+      ix2[dst] = ix[j]!;
+    }
+    let t: Uint32Array = hi;
+    hi = hi2;
+    hi2 = t;
+    t = lo;
+    lo = lo2;
+    lo2 = t;
+    const ti = ix;
+    ix = ix2;
+    ix2 = ti;
+  }
+  return ix.slice(0, n);
 }
 
 /** Orders ord[0..n) by score descending, keeping the given order among equal scores. */

@@ -103,8 +103,25 @@ class F64 {
     d.set(this.data);
     this.data = d;
   }
+  /** The filled part (a view: no copy, so no second buffer at the peak). */
   done(): Float64Array {
-    return this.data.slice(0, this.length);
+    return this.data.subarray(0, this.length);
+  }
+}
+
+class I32 {
+  data = new Int32Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const d = new Int32Array(this.data.length * 2);
+      d.set(this.data);
+      this.data = d;
+    }
+    this.data[this.length++] = v;
+  }
+  done(): Int32Array {
+    return this.data.subarray(0, this.length);
   }
 }
 
@@ -704,8 +721,8 @@ export function loadDetections(
 
 function readDetections(s: JsonScanner, file: string, gt: CocoGroundTruth): CocoDetections {
   const segm = gt.iouType === 'segm';
-  const image = new F64();
-  const category = new F64();
+  const image = new I32();
+  const category = new I32();
   const score = new F64();
   const boxes = new F64();
   const boxArea = new F64();
@@ -813,7 +830,7 @@ function readDetections(s: JsonScanner, file: string, gt: CocoGroundTruth): Coco
   s.expectEnd();
 
   const n = image.length;
-  const imageArr = Int32Array.from(image.data.subarray(0, n));
+  const imageArr = image.done();
   let rle: RleTable | null = null;
   let area: Float64Array;
   if (segm) {
@@ -851,7 +868,7 @@ function readDetections(s: JsonScanner, file: string, gt: CocoGroundTruth): Coco
     iouType: gt.iouType,
     count: n,
     image: imageArr,
-    category: Int32Array.from(category.data.subarray(0, n)),
+    category: category.done(),
     score: score.done(),
     area,
     box: boxes.done(),
