@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { registerDetect } from './detect.js';
 import { registerEval } from './eval.js';
+import { registerEvalRun } from './eval-run.js';
 import { registerRuns } from './runs.js';
 import { registerStore } from './store.js';
 import { registerWorld } from './world.js';
@@ -14,6 +15,7 @@ export function registerCommands(program: Command): void {
   void program;
   registerDetect(program);
   registerEval(program);
+  registerEvalRun(program);
   registerStore(program);
   registerRuns(program);
   registerWorld(program);
