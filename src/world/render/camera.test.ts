@@ -201,3 +201,16 @@ test('a reused render context gives the same frame as a fresh one after renderin
   const again = renderCamera(small, ctx);
   assert.deepEqual(Buffer.from(first.rgb), Buffer.from(again.rgb));
 });
+
+test('reused output buffers hold the same frame as fresh ones', () => {
+  const ctx = createRenderContext();
+  const st = exampleScenes(192, 96)[1]!.state;
+  const fresh = renderCamera(st, ctx);
+  renderCamera(exampleScenes(192, 96)[0]!.state, ctx, { reuseOutput: true });
+  const reused = renderCamera(st, ctx, { reuseOutput: true });
+  assert.deepEqual(Buffer.from(reused.rgb), Buffer.from(fresh.rgb));
+  assert.deepEqual(Buffer.from(reused.semantic), Buffer.from(fresh.semantic));
+  assert.deepEqual([...reused.instance], [...fresh.instance]);
+  assert.deepEqual(reused.visibility, fresh.visibility);
+  assert.equal(renderCamera(st, ctx, { reuseOutput: true }).rgb, reused.rgb, 'same buffer each time');
+});

@@ -84,53 +84,43 @@ export const LAMP_SPACING = 30;
 /** Height of street lamps, metres. */
 export const LAMP_HEIGHT = 6.5;
 
+/** A scenery item in road coordinates: `s` metres along the road, `lateral` metres left of the ego lane centre. */
+export interface SceneryTemplate {
+  s: number;
+  lateral: number;
+  parts: Part[];
+  lamps: Lamp[];
+  salt: number;
+}
+
+function plainPart(
+  length: number,
+  width: number,
+  height: number,
+  z: number,
+  color: Rgb,
+  mat: number = MAT.plain,
+  y = 0,
+  x = 0,
+  top: number = MAT.plain,
+): Part {
+  return { x, y, z, length, width, height, color, alt: color, front: mat, rear: mat, side: mat, top };
+}
+
 /**
- * The roadside scenery in view for a road and odometer, from `xMin` to `xMax` metres ahead:
- * urban roads get building blocks and street lamps, rural roads trees, highways nothing.
- * Placement is a pure function of the road and the along-road position, so it is stable over frames.
+ * The roadside scenery whose units start in [sMin, sMax) metres along the road (a unit is a building
+ * block, a lamp pair or a tree slot): urban roads get building blocks and street lamps, rural roads
+ * trees, highways nothing. A pure function of the road's layout and colours: the same stretch of road
+ * always gets the same scenery, so it stays put while the ego drives by.
  */
-export function sceneryFor(road: Road, odometer: number, xMin = -5, xMax = 140): SceneryItem[] {
-  const items: SceneryItem[] = [];
+export function sceneryTemplates(road: Road, sMin: number, sMax: number): SceneryTemplate[] {
+  const out: SceneryTemplate[] = [];
   const { right, left } = roadEdges(road);
   const salt =
     hash3(road.surface[0] * 65536 + road.ground[0] * 256 + road.ground[1], road.laneCount, 77) & 0xffff;
-  const place = (s: number, lateral: number, parts: Part[], lamps: Lamp[], itemSalt: number) => {
-    const x = s - odometer;
-    const yaw = roadHeading(road, x);
-    items.push({
-      position: { x, y: laneCenterY(road, x) + lateral / Math.cos(yaw), z: 0 },
-      yaw,
-      parts,
-      lamps,
-      salt: itemSalt,
-    });
-  };
-  const plain = (
-    length: number,
-    width: number,
-    height: number,
-    z: number,
-    color: Rgb,
-    mat: number = MAT.plain,
-    y = 0,
-    x = 0,
-  ): Part => ({
-    x,
-    y,
-    z,
-    length,
-    width,
-    height,
-    color,
-    alt: color,
-    front: mat,
-    rear: mat,
-    side: mat,
-    top: MAT.plain,
-  });
   if (road.type === 'urban') {
     const block = 16;
-    for (let k = Math.floor((odometer + xMin) / block); k * block <= odometer + xMax; k++) {
+    for (let k = Math.ceil(sMin / block); k * block < sMax; k++) {
       for (const side of [-1, 1]) {
         const h = hash3(k, side, salt);
         if ((h & 7) === 0) continue; // a gap between buildings now and then
@@ -140,38 +130,35 @@ export function sceneryFor(road: Road, odometer: number, xMin = -5, xMax = 140):
         const setback = 1 + ((h >>> 12) % 3);
         const edge = side > 0 ? left + road.shoulderWidth : right - road.shoulderWidth;
         const wall = WALLS[(h >>> 16) % WALLS.length]!;
-        place(
-          k * block + block / 2,
-          edge + side * (setback + depth / 2),
-          [plain(len, depth, height, 0, wall, MAT.building)],
-          [],
-          h,
-        );
+        out.push({
+          s: k * block + block / 2,
+          lateral: edge + side * (setback + depth / 2),
+          parts: [plainPart(len, depth, height, 0, wall, MAT.building)],
+          lamps: [],
+          salt: h,
+        });
       }
     }
-    for (let k = Math.floor((odometer + xMin) / LAMP_SPACING); k * LAMP_SPACING <= odometer + xMax; k++) {
+    for (let k = Math.ceil(sMin / LAMP_SPACING); k * LAMP_SPACING < sMax; k++) {
       for (const side of [-1, 1]) {
         const edge = side > 0 ? left + road.shoulderWidth * 0.7 : right - road.shoulderWidth * 0.7;
         const arm = -side * 0.9;
-        place(
-          k * LAMP_SPACING + (side > 0 ? LAMP_SPACING / 2 : 0),
-          edge,
-          [
-            plain(0.16, 0.16, LAMP_HEIGHT, 0, [70, 72, 76]),
-            {
-              ...plain(0.35, 1.9, 0.14, LAMP_HEIGHT - 0.1, [90, 90, 95], MAT.plain, arm * 0.55),
-              top: MAT.plain,
-            },
-            { ...plain(0.45, 0.5, 0.12, LAMP_HEIGHT - 0.2, [200, 200, 190], MAT.lampHead, arm) },
+        out.push({
+          s: k * LAMP_SPACING + (side > 0 ? LAMP_SPACING / 2 : 0),
+          lateral: edge,
+          parts: [
+            plainPart(0.16, 0.16, LAMP_HEIGHT, 0, [70, 72, 76]),
+            plainPart(0.35, 1.9, 0.14, LAMP_HEIGHT - 0.1, [90, 90, 95], MAT.plain, arm * 0.55),
+            plainPart(0.45, 0.5, 0.12, LAMP_HEIGHT - 0.2, [200, 200, 190], MAT.lampHead, arm),
           ],
-          [{ x: 0, y: arm, z: LAMP_HEIGHT - 0.25, color: [255, 220, 160], radius: 0.7 }],
-          k,
-        );
+          lamps: [{ x: 0, y: arm, z: LAMP_HEIGHT - 0.25, color: [255, 220, 160], radius: 0.7 }],
+          salt: k,
+        });
       }
     }
   } else if (road.type === 'rural') {
     const spacing = 9;
-    for (let k = Math.floor((odometer + xMin) / spacing); k * spacing <= odometer + xMax; k++) {
+    for (let k = Math.ceil(sMin / spacing); k * spacing < sMax; k++) {
       for (const side of [-1, 1]) {
         const h = hash3(k, side * 3, salt);
         if (h % 3 === 0) continue;
@@ -180,18 +167,47 @@ export function sceneryFor(road: Road, odometer: number, xMin = -5, xMax = 140):
         const crown = 2.5 + ((h >>> 8) % 3);
         const trunkH = 1.8 + ((h >>> 11) % 3) * 0.4;
         const green: Rgb = [40 + ((h >>> 14) % 30), 85 + ((h >>> 18) % 40), 35 + ((h >>> 22) % 20)];
-        place(
-          k * spacing + ((h >>> 24) % 5),
-          edge + side * (off + crown / 2),
-          [
-            plain(0.35, 0.35, trunkH, 0, [85, 62, 45]),
-            { ...plain(crown, crown, crown * 1.3, trunkH, green, MAT.foliage), top: MAT.foliage },
+        out.push({
+          s: k * spacing + ((h >>> 24) % 5),
+          lateral: edge + side * (off + crown / 2),
+          parts: [
+            plainPart(0.35, 0.35, trunkH, 0, [85, 62, 45]),
+            plainPart(crown, crown, crown * 1.3, trunkH, green, MAT.foliage, 0, 0, MAT.foliage),
           ],
-          [],
-          h,
-        );
+          lamps: [],
+          salt: h,
+        });
       }
     }
   }
-  return items;
+  return out;
+}
+
+/** Places a scenery template in the ego frame for the ego at `odometer` (writes into `out`). */
+export function placeScenery(
+  road: Road,
+  t: SceneryTemplate,
+  odometer: number,
+  out: { position: Vec3; yaw: number },
+): void {
+  const x = t.s - odometer;
+  const yaw = roadHeading(road, x);
+  out.position.x = x;
+  out.position.y = laneCenterY(road, x) + t.lateral / Math.cos(yaw);
+  out.position.z = 0;
+  out.yaw = yaw;
+}
+
+/**
+ * The roadside scenery in view for a road and odometer, from `xMin` to `xMax` metres ahead of the
+ * ego, placed in the ego frame (see sceneryTemplates).
+ */
+export function sceneryFor(road: Road, odometer: number, xMin = -5, xMax = 140): SceneryItem[] {
+  return sceneryTemplates(road, odometer + xMin - 20, odometer + xMax)
+    .filter((t) => t.s - odometer >= xMin && t.s - odometer <= xMax)
+    .map((t) => {
+      const placed = { position: { x: 0, y: 0, z: 0 }, yaw: 0 };
+      placeScenery(road, t, odometer, placed);
+      return { ...placed, parts: t.parts, lamps: t.lamps, salt: t.salt };
+    });
 }
