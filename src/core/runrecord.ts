@@ -165,7 +165,7 @@ export function summarizeRun(record: RunRecord): RunSummary {
   };
 }
 
-/** Every run in the runs folder, newest first (unreadable records are skipped). */
+/** Every run in the runs folder, newest first (by start time; unreadable records are skipped). */
 export async function listRuns(runsDir: string): Promise<RunSummary[]> {
   let names: string[];
   try {
@@ -175,15 +175,14 @@ export async function listRuns(runsDir: string): Promise<RunSummary[]> {
     throw err;
   }
   const out: RunSummary[] = [];
-  for (const name of names
-    .filter((n) => RUN_ID.test(n))
-    .sort()
-    .reverse()) {
+  for (const name of names.filter((n) => RUN_ID.test(n))) {
     try {
       out.push(summarizeRun(await readRunRecord(runsDir, name)));
     } catch {
       // a run folder without a readable record (being created, or damaged) is not listed
     }
   }
-  return out;
+  // Ids order runs to the second; createdAt (milliseconds) orders runs started within one second.
+  const key = (r: RunSummary): string => `${r.createdAt} ${r.id}`;
+  return out.sort((a, b) => (key(a) < key(b) ? 1 : key(a) > key(b) ? -1 : 0));
 }

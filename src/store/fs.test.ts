@@ -89,7 +89,7 @@ test('several processes writing the same blob at once all succeed and leave one 
     const store = new FsStore(join(root, 'store'));
     const children = Array.from({ length: 4 }, () => startChild([store.root, 'same', String(size)]));
     const codes = await Promise.all(children.map((c) => c.exited));
-    assert.deepEqual(codes, [0, 0, 0, 0]);
+    assert.deepEqual(codes, [0, 0, 0, 0], children.map((c) => c.stderr()).join('\n'));
     const digests = new Set(children.map((c) => c.lines.find((l) => l.startsWith('done '))?.split(' ')[2]));
     assert.equal(digests.size, 1);
     const [digest] = [...digests];
