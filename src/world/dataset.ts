@@ -353,7 +353,7 @@ async function writeDataset(o: Resolved, root: string): Promise<Omit<DatasetSumm
   if (o.includeUnknown) categories.push({ id: 5, name: 'unknown', supercategory: 'unknown' });
   const categoryName = (id: number): string => ACTOR_CLASSES[id - 1] ?? String(id);
 
-  const earliest = Math.min(...places.map((p) => p.start));
+  const earliest = places.reduce((m, p) => Math.min(m, p.start), Infinity);
   const files: Record<string, string> = {};
   const splits = {} as Record<
     SplitName,

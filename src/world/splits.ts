@@ -72,7 +72,11 @@ export function assignSplits(
   }
   if (rules.minGapSeconds > 0) {
     const byRegion = new Map<Region, number[]>();
-    scenes.forEach((s, i) => byRegion.set(s.region, [...(byRegion.get(s.region) ?? []), i]));
+    scenes.forEach((s, i) => {
+      const list = byRegion.get(s.region);
+      if (list === undefined) byRegion.set(s.region, [i]);
+      else list.push(i);
+    });
     for (const list of byRegion.values()) {
       const sorted = [...list].sort(
         (a, b) => (scenes[a] as SplitScene).start - (scenes[b] as SplitScene).start || a - b,
@@ -90,7 +94,9 @@ export function assignSplits(
   const units = new Map<number, number[]>();
   for (let i = 0; i < n; i++) {
     const r = find(i);
-    units.set(r, [...(units.get(r) ?? []), i]);
+    const unit = units.get(r);
+    if (unit === undefined) units.set(r, [i]);
+    else unit.push(i);
   }
   const rng = new Rng(deriveSeed(seed, 'splits'));
   const order = rng.shuffle([...units.values()]);
