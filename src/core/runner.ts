@@ -196,11 +196,11 @@ export class Runner {
     delete record.error;
     delete record.finishedAt;
     record.resumedAt = [...(record.resumedAt ?? []), new Date().toISOString()];
-    for (const s of record.steps) {
-      if (s.status !== 'succeeded' && s.status !== 'skipped-cached') {
-        record.steps[record.steps.indexOf(s)] = { name: s.name, version: s.version, status: 'pending' };
-      }
-    }
+    record.steps = record.steps.map((s) =>
+      s.status === 'succeeded' || s.status === 'skipped-cached'
+        ? s
+        : { name: s.name, version: s.version, status: 'pending' },
+    );
     return this.execute(workflow, record, true);
   }
 
@@ -221,7 +221,7 @@ export class Runner {
         if (rec === undefined || rec.outputs?.[name] === undefined) {
           throw new DrivegateError('INTERNAL', `step ${step} has no output ${name} (yet)`);
         }
-        return join(base, 'work', step, ...name.replace(/\/$/, '').split('/'));
+        return outputFile(join(base, 'work', step), name);
       },
       outputDigest: (step, name) => {
         const out = record.steps.find((s) => s.name === step)?.outputs?.[name];
@@ -280,7 +280,7 @@ export class Runner {
             step: step.name,
             workDir,
             inputs,
-            out: (name) => join(workDir, ...checkOutputName(name).replace(/\/$/, '').split('/')),
+            out: (name) => outputFile(workDir, name),
             progress: (done, of) =>
               this.emit({
                 event: 'step_progress',
@@ -436,7 +436,7 @@ export class Runner {
   private async storeOutputs<A>(step: Step<A>, workDir: string): Promise<Record<string, OutputRecord>> {
     const outputs: Record<string, OutputRecord> = {};
     for (const name of step.outputs ?? []) {
-      const path = join(workDir, ...checkOutputName(name).replace(/\/$/, '').split('/'));
+      const path = outputFile(workDir, name);
       const isDir = name.endsWith('/');
       let st;
       try {
@@ -482,7 +482,7 @@ export class Runner {
     onlyMissing: boolean,
   ): Promise<void> {
     for (const [name, out] of Object.entries(outputs)) {
-      const path = join(workDir, ...checkOutputName(name).replace(/\/$/, '').split('/'));
+      const path = outputFile(workDir, name);
       if (onlyMissing && (await exists(path))) continue;
       if (out.kind === 'file') {
         await this.o.store.getToFile(out.digest, path);
@@ -522,6 +522,11 @@ function checkWorkflow<A>(workflow: Workflow<A>): void {
     seen.add(s.name);
     for (const o of s.outputs ?? []) checkOutputName(o);
   }
+}
+
+/** The path of output `name` (a trailing '/' marks a folder) inside a step's work folder. */
+function outputFile(workDir: string, name: string): string {
+  return join(workDir, ...checkOutputName(name).replace(/\/$/, '').split('/'));
 }
 
 /** Output names are relative paths of safe segments (no '..', no absolute paths). */
