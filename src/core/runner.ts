@@ -20,7 +20,7 @@ import { digestOf, sha256File } from './digest.js';
 import { DrivegateError, asDrivegateError, badInput } from './errors.js';
 import { atomicWriteFile, exists, listFilesRecursive } from './fsutil.js';
 import type { Logger } from './log.js';
-import type { ProgressEvent, ProgressSink } from './progress.js';
+import type { ProgressEvent, ProgressSink, StepEndStatus } from './progress.js';
 import { silentProgress } from './progress.js';
 import { isInterrupted, newRunId, readRunRecord, runDir, writeRunRecord } from './runrecord.js';
 import type { OutputRecord, RunRecord, StepRecord } from './runrecord.js';
@@ -258,6 +258,7 @@ export class Runner {
       rec.startedAt = new Date(t0).toISOString();
       await writeRunRecord(this.o.runsDir, record);
       this.emit({ event: 'step_start', run: record.id, step: step.name, index, steps: total });
+      let failure: DrivegateError | undefined;
       try {
         const inputs = await resolveInputs(step, view);
         const digests = await this.inputDigests(inputs, base, record);
@@ -299,50 +300,41 @@ export class Runner {
           rec.status = 'succeeded';
           if (step.cache !== false) await this.remember(rec, record.id);
         }
-        const t1 = Date.now();
-        rec.finishedAt = new Date(t1).toISOString();
-        rec.durationMs = t1 - t0;
-        await writeRunRecord(this.o.runsDir, record);
-        this.emit({
-          event: 'step_end',
-          run: record.id,
-          step: step.name,
-          index,
-          steps: total,
-          status: rec.status,
-          durationMs: rec.durationMs,
-        });
       } catch (err) {
-        const e = asDrivegateError(err);
-        const t1 = Date.now();
+        failure = asDrivegateError(err);
         rec.status = 'failed';
-        rec.finishedAt = new Date(t1).toISOString();
-        rec.durationMs = t1 - t0;
-        rec.error = { code: e.code, message: e.message };
+        rec.error = { code: failure.code, message: failure.message };
         record.status = 'failed';
-        record.error = { step: step.name, code: e.code, message: e.message };
+        record.error = { step: step.name, ...rec.error };
+      }
+      const t1 = Date.now();
+      rec.finishedAt = new Date(t1).toISOString();
+      rec.durationMs = t1 - t0;
+      if (failure !== undefined) {
         record.finishedAt = rec.finishedAt;
         record.durationMs = (record.durationMs ?? 0) + (t1 - started);
-        await writeRunRecord(this.o.runsDir, record);
-        this.emit({
-          event: 'step_end',
-          run: record.id,
-          step: step.name,
-          index,
-          steps: total,
-          status: 'failed',
-          durationMs: rec.durationMs,
-          error: rec.error,
-        });
+      }
+      await writeRunRecord(this.o.runsDir, record);
+      this.emit({
+        event: 'step_end',
+        run: record.id,
+        step: step.name,
+        index,
+        steps: total,
+        status: rec.status as StepEndStatus,
+        durationMs: rec.durationMs,
+        ...(rec.error !== undefined ? { error: rec.error } : {}),
+      });
+      if (failure !== undefined) {
         this.emit({
           event: 'run_end',
           run: record.id,
           workflow: record.workflow,
           status: 'failed',
-          durationMs: Date.now() - started,
-          error: rec.error,
+          durationMs: t1 - started,
+          error: { code: failure.code, message: failure.message },
         });
-        throw e;
+        throw failure;
       }
     }
     record.status = 'succeeded';
