@@ -153,3 +153,31 @@ test('a WorldSim brakes the ego when told to and then stands still', () => {
   sim.step(1, { egoAcceleration: -8 });
   assert.equal(sim.odometer, s);
 });
+
+test('a scenario can start from an empty road and add actors; the built-in driver stops for a crossing', () => {
+  const sim = new WorldSim(4, { traffic: false, attributes: { roadType: 'urban' } });
+  assert.equal(sim.state().actors.length, 0);
+  const { right, left } = sim.roadEdges();
+  assert.ok(right < 0 && left > 0 && Math.abs(sim.laneOffset(0) - right) > 1);
+  const id = sim.addActor({
+    cls: 'pedestrian',
+    s: 30,
+    d: right - 1,
+    speed: 0.6,
+    behavior: 'cross',
+    crossTo: left + 1,
+  });
+  const lead = sim.addActor({ cls: 'car', s: 200, d: 0, speed: 5 });
+  let minGap = Infinity;
+  for (let i = 0; i < 300; i++) {
+    sim.step(0.1);
+    const ped = sim.roadPoses().find((p) => p.id === id)!;
+    if (Math.abs(ped.d) < 1.5) minGap = Math.min(minGap, ped.s - (sim.odometer + 3.7));
+  }
+  assert.ok(minGap > 0.5, `the ego came within ${minGap} m of the crossing pedestrian`);
+  assert.ok(sim.roadPoses().find((p) => p.id === id)!.d > left, 'the pedestrian got across');
+  assert.ok(sim.odometer > 40, 'the ego drove on after the crossing');
+  assert.ok(sim.removeActor(lead));
+  assert.equal(sim.state().actors.length, 1);
+  assert.throws(() => sim.addActor({ cls: 'pedestrian', s: 5, d: 0, behavior: 'cross' }), RangeError);
+});

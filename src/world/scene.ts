@@ -14,7 +14,7 @@
  * `WorldSim` itself (`step(dt, { egoAcceleration })`).
  */
 import { defaultCamera } from './camera-model.js';
-import { drawColor, drawSize, drawSubtype, jitterColor, roadStyle } from './appearance.js';
+import { SUBTYPE_SIZES, drawColor, drawSize, drawSubtype, jitterColor, roadStyle } from './appearance.js';
 import { Rng, deriveSeed, normalizeSeed } from './random.js';
 import { choicesOf, defaultWeights } from './weights.js';
 import type { ConditionWeights, SceneAttributes } from './weights.js';
@@ -51,6 +51,33 @@ export interface SceneOptions {
   unknownRate?: number;
   /** The scene id (default `scene-<seed>`). */
   sceneId?: string;
+  /** Populate the scene with random traffic, pedestrians, cyclists (default true); false leaves only the road. */
+  traffic?: boolean;
+}
+
+/** How an actor behaves: follow its lane (IDM), stand parked, walk along, stand, cross the road, or lie still. */
+export type ActorBehavior = 'lane' | 'parked' | 'walk' | 'stand' | 'cross' | 'static';
+
+/** An actor to place into a WorldSim (for scenarios). Positions are in road coordinates. */
+export interface ActorSpec {
+  cls: ActorClass;
+  /** Appearance subtype (default: drawn for the scene's region). */
+  subtype?: string;
+  /** Metres along the ego lane centre line from the ego's start (use `sim.odometer + ahead`). */
+  s: number;
+  /** Metres left of the ego lane centre line (see `laneOffset`, `roadEdges`). */
+  d: number;
+  /** Heading relative to the lane direction, radians (0 = with traffic, pi = oncoming). Default 0. */
+  heading?: number;
+  /** Initial speed, m/s (also the desired speed of a 'lane' actor). Default 0. */
+  speed?: number;
+  /** Default: 'lane' for moving vehicles and cyclists, 'walk' for moving pedestrians/animals, else 'static'. */
+  behavior?: ActorBehavior;
+  /** For 'cross': the lateral position where the crossing ends (then the actor walks along). */
+  crossTo?: number;
+  size?: { length: number; width: number; height: number };
+  color?: Rgb;
+  lightsOn?: boolean;
 }
 
 /** The ego's state at one frame. */
@@ -101,7 +128,7 @@ export interface EgoControl {
   egoAcceleration?: number;
 }
 
-type Mode = 'lane' | 'parked' | 'walk' | 'stand' | 'cross' | 'static';
+type Mode = ActorBehavior;
 
 interface Agent {
   id: number;
@@ -249,6 +276,7 @@ export class WorldSim {
   private readonly egoDesired: number;
   private readonly wobble: { amplitude: number; wavelength: number; phase: number };
   private nextId = 1;
+  private readonly lightsOn: boolean;
   private stepCount = 0;
 
   /** Lays out a scene from `seed` (any safe integer or string; normalised to 32 bits). */
@@ -291,10 +319,77 @@ export class WorldSim {
       phase: layoutRng.range(0, 2 * Math.PI),
     };
     const lightsOn = timeOfDay !== 'day' || weather !== 'clear';
-    this.populate(new Rng(deriveSeed(this.seed, 'actors')), options.unknownRate ?? 0.1, lightsOn);
+    this.lightsOn = lightsOn;
+    if (options.traffic !== false) {
+      this.populate(new Rng(deriveSeed(this.seed, 'actors')), options.unknownRate ?? 0.1, lightsOn);
+    }
     this.rng = new Rng(deriveSeed(this.seed, 'dynamics'));
     // Start the ego (and everyone) at a speed the gap ahead allows.
     this.egoSpeed = Math.min(this.egoSpeed, this.safeStartSpeed());
+  }
+
+  /**
+   * Places an actor (scenario authoring); returns its id. No overlap check: the caller decides.
+   * Subtype, size and colour default to draws from a stream of this scene's seed and the new id.
+   */
+  addActor(spec: ActorSpec): number {
+    const rng = new Rng(deriveSeed(this.seed, `added:${this.nextId}`));
+    const subtype = spec.subtype ?? drawSubtype(rng, this.attributes.region, spec.cls);
+    const speed = spec.speed ?? 0;
+    const moving = speed > 0;
+    const behavior: ActorBehavior =
+      spec.behavior ??
+      (!moving
+        ? 'static'
+        : spec.cls === 'car' || spec.cls === 'truck' || spec.cls === 'cyclist'
+          ? 'lane'
+          : 'walk');
+    if (behavior === 'cross' && spec.crossTo === undefined) {
+      throw new RangeError("a 'cross' actor needs crossTo (the lateral position where its crossing ends)");
+    }
+    const isVehicle = spec.cls === 'car' || spec.cls === 'truck' || subtype === 'scooter';
+    const agent: Agent = {
+      id: this.nextId++,
+      cls: spec.cls,
+      subtype,
+      size: spec.size
+        ? { ...spec.size }
+        : SUBTYPE_SIZES[subtype]
+          ? drawSize(rng, subtype)
+          : { length: 1, width: 1, height: 1 },
+      color: spec.color ?? drawColor(rng, this.attributes.region, spec.cls, subtype),
+      s: spec.s,
+      d: spec.d,
+      rel:
+        behavior === 'cross'
+          ? Math.sign((spec.crossTo ?? spec.d) - spec.d) * (Math.PI / 2) || Math.PI / 2
+          : (spec.heading ?? 0),
+      speed,
+      desired: speed,
+      mode: behavior,
+      targetD: spec.crossTo ?? spec.d,
+      lightsOn: spec.lightsOn ?? (this.lightsOn && isVehicle),
+    };
+    this.agents.push(agent);
+    return agent.id;
+  }
+
+  /** Removes an actor; true when it was there. */
+  removeActor(id: number): boolean {
+    const i = this.agents.findIndex((a) => a.id === id);
+    if (i < 0) return false;
+    this.agents.splice(i, 1);
+    return true;
+  }
+
+  /** Lateral road coordinate d of the centre of lane `lane` (0 = rightmost). */
+  laneOffset(lane: number): number {
+    return this.laneD(lane);
+  }
+
+  /** Lateral road coordinates of the road's right and left edges (outer lane boundaries). */
+  roadEdges(): { right: number; left: number } {
+    return { right: this.rightEdge, left: this.leftEdge };
   }
 
   /** Distance the ego has travelled along the road, metres. */
