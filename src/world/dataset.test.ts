@@ -90,6 +90,21 @@ test('COCO files are valid, splits are disjoint by scene and manifests match the
     for (const a of coco.annotations) {
       if (a.iscrowd === 0) assert.ok(typeof a['track_id'] === 'number' && typeof a['occlusion'] === 'number');
     }
+    const lanes = readFileSync(join(out, `lanes_${split}.json`), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { raw_file: string; h_samples: number[]; lanes: number[][] });
+    assert.deepEqual(
+      lanes.map((l) => l.raw_file),
+      coco.images.map((i) => i.file_name),
+    );
+    for (const l of lanes) {
+      assert.ok(l.lanes.length >= 2, 'at least the two road edges are seen');
+      for (const lane of l.lanes) {
+        assert.equal(lane.length, l.h_samples.length);
+        assert.ok(lane.every((x) => x === -2 || (Number.isInteger(x) && x >= 0 && x < 192)));
+      }
+    }
   }
   assert.equal(sceneSplit.size, 6);
   const slices = parseYaml(readFileSync(join(out, 'slices.yaml'), 'utf8')) as {

@@ -449,6 +449,23 @@ async function writeDataset(o: Resolved, root: string): Promise<Omit<DatasetSumm
       annotations,
       categories,
     };
+    const lanesName = `lanes_${split}.json`;
+    const lanesText = results
+      .filter((r) => (jobs[r.index] as SceneJob).split === split)
+      .flatMap((r) =>
+        r.frames.map(
+          (f) =>
+            JSON.stringify({
+              raw_file: f.image,
+              image_id: f.imageId,
+              h_samples: f.lanes.h_samples,
+              lanes: f.lanes.lanes,
+            }) + '\n',
+        ),
+      )
+      .join('');
+    await fs.writeFile(join(root, lanesName), lanesText);
+    files[lanesName] = sha256(lanesText);
     const cocoName = `golden_${split}.json`;
     const manifestName = `golden_${split}.manifest`;
     const cocoText = JSON.stringify(coco) + '\n';

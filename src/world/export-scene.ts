@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '../core/digest.js';
-import { egoToCamera, projectEgoPoint } from './camera-model.js';
+import { egoToCamera, horizonRow, projectEgoPoint } from './camera-model.js';
 import { findCrowds } from './coco.js';
 import type { Box, CrowdRules } from './coco.js';
 import { encodePng, encodePngPalette } from './png.js';
@@ -125,6 +125,8 @@ export interface FrameResult {
   maskSha256: string;
   time: number;
   annotations: AnnotationDraft[];
+  /** Lane boundaries sampled at fixed image rows (TuSimple style). */
+  lanes: { h_samples: number[]; lanes: number[][] };
 }
 
 /** What one exported scene returns to the dataset writer. */
@@ -203,8 +205,48 @@ export interface LaneBoundary {
   color: Rgb;
   /** Ego-frame ground points [x, y] (z = 0), every 10 m from 5 m to 95 m. */
   ego: Array<[number, number]>;
-  /** Image points [u, v] of the boundary, every 2 m from 4 m ahead, clipped to the image. */
+  /** Image polyline [u, v] of the boundary (sampled every 1-2 m from 2 m to 120 m ahead), clipped to the image. */
   image: Array<[number, number]>;
+}
+
+/** Clips a polyline to the rectangle [0, w] x [0, h] (Liang-Barsky per segment), joining the kept pieces. */
+export function clipPolyline(
+  points: ReadonlyArray<[number, number]>,
+  w: number,
+  h: number,
+): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  const push = (p: [number, number]): void => {
+    const last = out[out.length - 1];
+    if (last === undefined || Math.abs(last[0] - p[0]) > 1e-9 || Math.abs(last[1] - p[1]) > 1e-9) out.push(p);
+  };
+  for (let i = 0; i + 1 < points.length; i++) {
+    const [x0, y0] = points[i] as [number, number];
+    const [x1, y1] = points[i + 1] as [number, number];
+    const dx = x1 - x0;
+    const dy = y1 - y0;
+    let t0 = 0;
+    let t1 = 1;
+    let visible = true;
+    for (const [p, q] of [
+      [-dx, x0],
+      [dx, w - x0],
+      [-dy, y0],
+      [dy, h - y0],
+    ] as const) {
+      if (p === 0) {
+        if (q < 0) visible = false;
+        continue;
+      }
+      const t = q / p;
+      if (p < 0) t0 = Math.max(t0, t);
+      else t1 = Math.min(t1, t);
+    }
+    if (!visible || t0 > t1) continue;
+    push([x0 + t0 * dx, y0 + t0 * dy]);
+    push([x0 + t1 * dx, y0 + t1 * dy]);
+  }
+  return out;
 }
 
 /** The lane boundaries of a world state. */
@@ -227,14 +269,16 @@ export function laneBoundaries(road: Road, camera: Camera): LaneBoundary[] {
       const [px, py] = at(x, d);
       ego.push([r2(px), r2(py)]);
     }
-    const image: Array<[number, number]> = [];
-    for (let x = 4; x <= 120; x += 2) {
+    // Project densely, then clip the polyline to the image so it reaches the image border.
+    const projected: Array<[number, number]> = [];
+    for (let x = 2; x <= 120; x += x < 20 ? 1 : 2) {
       const [px, py] = at(x, d);
       const p = projectEgoPoint(camera, { x: px, y: py, z: 0 });
-      if (p === null || p.depth < 0.5) continue;
-      if (p.u < 0 || p.u > camera.width || p.v < 0 || p.v > camera.height) continue;
-      image.push([Math.round(p.u * 10) / 10, Math.round(p.v * 10) / 10]);
+      if (p !== null && p.depth >= 0.5) projected.push([p.u, p.v]);
     }
+    const image = clipPolyline(projected, camera.width, camera.height).map(
+      ([u, v]) => [Math.round(u * 10) / 10, Math.round(v * 10) / 10] as [number, number],
+    );
     out.push({
       index: i,
       kind,
@@ -244,6 +288,37 @@ export function laneBoundaries(road: Road, camera: Camera): LaneBoundary[] {
     });
   }
   return out;
+}
+
+/**
+ * Lane boundaries in the TuSimple benchmark's form: image rows `h_samples` (every 2 px from just
+ * below the horizon to the bottom row) and, per boundary seen at two rows or more, the x position
+ * (integer px) where it crosses each row, -2 where it does not.
+ */
+export function tuSimpleLanes(
+  boundaries: readonly LaneBoundary[],
+  camera: Camera,
+): { h_samples: number[]; lanes: number[][] } {
+  const top = Math.max(0, Math.ceil(horizonRow(camera)) + 2);
+  const hSamples: number[] = [];
+  for (let v = camera.height - 1; v >= top; v -= 2) hSamples.unshift(v);
+  const lanes: number[][] = [];
+  for (const b of boundaries) {
+    const xs = hSamples.map((h) => {
+      const pts = b.image;
+      for (let i = 0; i + 1 < pts.length; i++) {
+        const [u0, v0] = pts[i] as [number, number];
+        const [u1, v1] = pts[i + 1] as [number, number];
+        if ((v0 - h) * (v1 - h) <= 0 && v0 !== v1) {
+          const u = u0 + ((h - v0) / (v1 - v0)) * (u1 - u0);
+          return u >= 0 && u <= camera.width - 1 ? Math.round(u) : -2;
+        }
+      }
+      return -2;
+    });
+    if (xs.filter((x) => x !== -2).length >= 2) lanes.push(xs);
+  }
+  return { h_samples: hSamples, lanes };
 }
 
 /**
@@ -398,6 +473,7 @@ export function exportScene(job: SceneJob): SceneResult {
     }
     const time = job.start + state.time;
     const ego = scene.ego[k];
+    const lanes = laneBoundaries(state.road, state.camera);
     results.push({
       frame: k,
       imageId: job.firstImageId + k,
@@ -407,6 +483,7 @@ export function exportScene(job: SceneJob): SceneResult {
       maskSha256: sha256(maskPng),
       time,
       annotations: drafts,
+      lanes: tuSimpleLanes(lanes, state.camera),
     });
     frameJson.push({
       frame: k,
@@ -422,7 +499,7 @@ export function exportScene(job: SceneJob): SceneResult {
         heading: r3(ego.heading),
       },
       road: { lateral_offset: r3(state.road.lateralOffset), heading_offset: r3(state.road.headingOffset) },
-      lanes: laneBoundaries(state.road, state.camera),
+      lanes,
       objects,
     });
   });
