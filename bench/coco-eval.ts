@@ -10,13 +10,22 @@
  * and prints both, the ratios, and the largest difference between the two sets of 12 stats.
  * Without pycocotools it prints the published figure and says the ratio was not measured here.
  *
- *   node --import tsx bench/coco-eval.ts [--images 5000] [--dets 100] [--keep]
+ * `--iou-type segm` makes the same problem with masks (ground truth: the octagon inscribed in each box,
+ * as a polygon; results: compressed RLE of their octagon plus the box), 1,000 images by default.
+ *
+ *   node --import tsx bench/coco-eval.ts [--iou-type bbox|segm] [--images N] [--dets 100] [--keep]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { evaluateCocoFiles, formatSummary } from '../src/eval/metrics/coco/index.js';
+import {
+  evaluateCocoFiles,
+  formatSummary,
+  rleCountsToString,
+  rleFromPolygon,
+  type CocoIouType,
+} from '../src/eval/metrics/coco/index.js';
 
 interface ChildFigures {
   seconds: number;
@@ -44,7 +53,12 @@ function rng(seed: number): () => number {
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
 /** Writes gt.json and dt.json into `dir`; returns their counts. */
-function generate(dir: string, nImages: number, detsPerImage: number): { gt: number; dt: number } {
+function generate(
+  dir: string,
+  nImages: number,
+  detsPerImage: number,
+  segm: boolean,
+): { gt: number; dt: number } {
   const rand = rng(20240516);
   const K = 80;
   const catW: number[] = [];
@@ -78,8 +92,9 @@ function generate(dir: string, nImages: number, detsPerImage: number): { gt: num
       const y = r2(rand() * Math.max(1, H - h));
       const crowd = rand() < 0.01 ? 1 : 0;
       const area = r2(w * h * (0.55 + 0.35 * rand()));
+      const seg = segm ? `,"segmentation":[[${octagon(x, y, w, h).join(',')}]]` : '';
       anns.push(
-        `{"id":${annId++},"image_id":${id},"category_id":${cat},"bbox":[${x},${y},${w},${h}],"area":${area},"iscrowd":${crowd}}`,
+        `{"id":${annId++},"image_id":${id},"category_id":${cat},"bbox":[${x},${y},${w},${h}],"area":${area},"iscrowd":${crowd}${seg}}`,
       );
       gts.push([cat, x, y, w, h]);
     }
@@ -106,7 +121,12 @@ function generate(dir: string, nImages: number, detsPerImage: number): { gt: num
         y = r2(rand() * Math.max(1, H - h));
       }
       const score = Math.round((d < gts.length ? 0.5 + 0.5 * rand() : rand() * 0.6) * 1000) / 1000;
-      dets.push(`{"image_id":${id},"category_id":${cat},"bbox":[${x},${y},${w},${h}],"score":${score}}`);
+      const seg = segm
+        ? `,"segmentation":{"size":[${H},${W}],"counts":${JSON.stringify(rleCountsToString(rleFromPolygon(octagon(x, y, w, h), 0, 8, H, W)))}}`
+        : '';
+      dets.push(
+        `{"image_id":${id},"category_id":${cat},"bbox":[${x},${y},${w},${h}],"score":${score}${seg}}`,
+      );
     }
   }
   const cats = Array.from(
@@ -121,10 +141,20 @@ function generate(dir: string, nImages: number, detsPerImage: number): { gt: num
   return { gt: anns.length, dt: dets.length };
 }
 
+/** The octagon inscribed in a box (the segm variant's masks). */
+function octagon(x: number, y: number, w: number, h: number): number[] {
+  const pts: number[] = [];
+  for (let k = 0; k < 8; k++) {
+    const a = (k * Math.PI) / 4 + Math.PI / 8;
+    pts.push(r2(x + w * (0.5 + 0.5 * Math.cos(a))), r2(y + h * (0.5 + 0.5 * Math.sin(a))));
+  }
+  return pts;
+}
+
 /** Child mode: evaluate the two files end to end and print time, peak RSS and stats as JSON. */
-function child(gtPath: string, dtPath: string): void {
+function child(gtPath: string, dtPath: string, iouType: CocoIouType): void {
   const t0 = performance.now();
-  const result = evaluateCocoFiles({ gt: gtPath, dt: dtPath, iouType: 'bbox' });
+  const result = evaluateCocoFiles({ gt: gtPath, dt: dtPath, iouType });
   process.stderr.write(formatSummary(result.stats) + '\n');
   const seconds = (performance.now() - t0) / 1000;
   const figures: ChildFigures = {
@@ -142,7 +172,7 @@ from pycocotools.cocoeval import COCOeval
 t0 = time.perf_counter()
 with contextlib.redirect_stdout(sys.stderr):
     gt = COCO(sys.argv[1]); dt = gt.loadRes(sys.argv[2])
-    E = COCOeval(gt, dt, 'bbox'); E.evaluate(); E.accumulate(); E.summarize()
+    E = COCOeval(gt, dt, sys.argv[3]); E.evaluate(); E.accumulate(); E.summarize()
 t = time.perf_counter() - t0
 print(json.dumps({'seconds': t, 'maxRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 'stats': [float(x) for x in E.stats]}))
 `;
@@ -165,30 +195,36 @@ function parseChild(what: string, r: ReturnType<typeof spawnSync>): ChildFigures
 
 function main(): void {
   if (process.argv[2] === '--child') {
-    child(process.argv[3]!, process.argv[4]!);
+    child(process.argv[3]!, process.argv[4]!, process.argv[5] as CocoIouType);
     return;
   }
-  const nImages = arg('--images', 5000);
+  const ti = process.argv.indexOf('--iou-type');
+  const iouType: CocoIouType = ti >= 0 && process.argv[ti + 1] === 'segm' ? 'segm' : 'bbox';
+  const nImages = arg('--images', iouType === 'segm' ? 1000 : 5000);
   const detsPerImage = arg('--dets', 100);
   const dir = mkdtempSync(join(tmpdir(), 'drivegate-bench-coco-'));
   try {
     const tg = performance.now();
-    const counts = generate(dir, nImages, detsPerImage);
+    const counts = generate(dir, nImages, detsPerImage, iouType === 'segm');
     const gtPath = join(dir, 'gt.json');
     const dtPath = join(dir, 'dt.json');
     console.log(
-      `dataset: ${nImages} images, 80 categories, ${counts.gt} ground-truth boxes, ${counts.dt} detections ` +
+      `dataset: ${nImages} images, 80 categories, ${counts.gt} ground-truth ${iouType === 'segm' ? 'polygons' : 'boxes'}, ${counts.dt} detections${iouType === 'segm' ? ' (compressed RLE + bbox)' : ''} ` +
         `(generated in ${((performance.now() - tg) / 1000).toFixed(1)} s, in ${dir})`,
     );
     const ours = parseChild(
       'drivegate',
-      spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, '--child', gtPath, dtPath], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 26,
-      }),
+      spawnSync(
+        process.execPath,
+        [...process.execArgv, process.argv[1]!, '--child', gtPath, dtPath, iouType],
+        {
+          encoding: 'utf8',
+          maxBuffer: 1 << 26,
+        },
+      ),
     );
     console.log(
-      `drivegate eval coco (bbox), end to end (load JSON, match, accumulate, summarize): ` +
+      `drivegate eval coco (${iouType}), end to end (load JSON, match, accumulate, summarize): ` +
         `${ours.seconds.toFixed(2)} s, peak RSS ${ours.maxRssMiB.toFixed(0)} MiB`,
     );
     const py = findPycocotools();
@@ -203,7 +239,7 @@ function main(): void {
     }
     const ref = parseChild(
       'pycocotools',
-      spawnSync(py, ['-c', PY, gtPath, dtPath], { encoding: 'utf8', maxBuffer: 1 << 26 }),
+      spawnSync(py, ['-c', PY, gtPath, dtPath, iouType], { encoding: 'utf8', maxBuffer: 1 << 26 }),
     );
     let maxDiff = 0;
     ref.stats.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - ours.stats[i]!))));

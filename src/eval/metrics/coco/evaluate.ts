@@ -811,13 +811,5 @@ function maskIou(
   );
   if (!(pre > 0)) return pre;
   if (dr.h[d] !== gr.h[g] || dr.w[d] !== gr.w[g]) return -1;
-  return rleIouRuns(
-    dr.counts,
-    dr.start[d]!,
-    dr.start[d + 1]!,
-    gr.counts,
-    gr.start[g]!,
-    gr.start[g + 1]!,
-    crowd,
-  );
+  return rleIouRuns(dr.counts, dr.start[d]!, dr.end[d]!, gr.counts, gr.start[g]!, gr.end[g]!, crowd);
 }

@@ -284,6 +284,50 @@ export class JsonScanner {
     }
   }
 
+  /**
+   * Reads a string value and returns where its bytes are in `bytes()` (between the quotes), valid until
+   * the next read; `escapes` counts backslash escapes, `onlyBackslashEscapes` says all are "\\".
+   */
+  stringRange(): { start: number; end: number; escapes: number; onlyBackslashEscapes: boolean } {
+    if (this.peek() !== 34) throw this.syntax(`expected a string, found ${describe(this.peek())}`);
+    const buf = this.buf;
+    const start = this.pos + 1;
+    let p = start;
+    let escapes = 0;
+    let onlyBackslash = true;
+    for (;;) {
+      if (p >= this.end) throw this.eof ? this.syntax('unterminated string') : NEED_MORE;
+      const c = buf[p]!;
+      if (c === 34) break;
+      if (c === 92) {
+        if (p + 1 >= this.end) throw this.eof ? this.syntax('unterminated string') : NEED_MORE;
+        escapes++;
+        if (buf[p + 1] !== 92) onlyBackslash = false;
+        p += 2;
+        continue;
+      }
+      if (c < 32) throw this.syntax('control character in a string');
+      p++;
+    }
+    this.pos = p + 1;
+    return { start, end: p, escapes, onlyBackslashEscapes: onlyBackslash };
+  }
+
+  /** The bytes read so far (see stringRange). */
+  bytes(): Uint8Array {
+    return this.buf;
+  }
+
+  /** Decodes the string at a range returned by stringRange (escapes resolved). */
+  decodeString(range: { start: number; end: number }): string {
+    const raw = this.buf.toString('utf8', range.start - 1, range.end + 1);
+    try {
+      return JSON.parse(raw) as string;
+    } catch {
+      throw this.syntax('bad escape in a string');
+    }
+  }
+
   /** Reads a number value. Exact: falls back to the platform parser beyond the fast exact path. */
   number(): number {
     const c0 = this.peek();

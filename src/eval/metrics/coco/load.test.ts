@@ -90,7 +90,7 @@ test('segm results: area is the box area when the first result has a bbox, else 
 
 function rleAreaOf(t: NonNullable<ReturnType<typeof loadGroundTruth>['rle']>, i: number): number {
   let a = 0;
-  for (let j = t.start[i]! + 1; j < t.start[i + 1]!; j += 2) a += t.counts[j]!;
+  for (let j = t.start[i]! + 1; j < t.end[i]!; j += 2) a += t.counts[j]!;
   return a;
 }
 

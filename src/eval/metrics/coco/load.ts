@@ -31,11 +31,12 @@ export type CocoId = number | string;
 /** Where to read a COCO file from: a path (plain or .gz) or bytes in memory. */
 export type CocoSource = string | { bytes: Uint8Array; name: string };
 
-/** Masks of a set of annotations: annotation i has runs counts[start[i]..start[i+1]) of an h[i] x w[i] mask. */
+/** Masks of a set of annotations: annotation i has runs counts[start[i]..end[i]) of an h[i] x w[i] mask. */
 export interface RleTable {
   h: Float64Array;
   w: Float64Array;
   start: Int32Array;
+  end: Int32Array;
   counts: Uint32Array;
   /** The mask's bounding box [x, y, w, h] per annotation, as the COCO mask API derives it. */
   box: Float64Array;
@@ -251,14 +252,19 @@ function parseSegmentation(
         const ck = s.kind();
         countsFirst = pool.counts.length;
         if (ck === 'string') {
-          const text = s.string(); // outside the try: running out of bytes must reach JsonScanner.unit
-          let decoded: Uint32Array;
-          try {
-            decoded = rleCountsFromString(text);
-          } catch (e) {
-            throw fail(e instanceof Error ? e.message : String(e), 'a bad RLE string');
+          const range = s.stringRange();
+          if (range.escapes === 0 || range.onlyBackslashEscapes) {
+            const bad = decodeRleBytes(s.bytes(), range.start, range.end, pool.counts);
+            if (bad !== null) throw fail(bad, 'a bad RLE string');
+          } else {
+            let decoded: Uint32Array;
+            try {
+              decoded = rleCountsFromString(s.decodeString(range));
+            } catch (e) {
+              throw fail(e instanceof Error ? e.message : String(e), 'a bad RLE string');
+            }
+            pool.counts.append(decoded);
           }
-          pool.counts.append(decoded);
         } else if (ck === 'array') {
           s.expect(91);
           let fe = true;
@@ -273,16 +279,21 @@ function parseSegmentation(
         } else throw fail("expected 'counts' to be a string or a list of integers", ck);
         countsN = pool.counts.length - countsFirst;
       } else if (key === 1) {
-        const v = s.kind() === 'array' ? s.value() : null;
-        if (
-          !Array.isArray(v) ||
-          v.length !== 2 ||
-          !v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0)
-        ) {
-          throw fail("expected 'size' to be [height, width] (non-negative integers)", JSON.stringify(v));
+        const sizeFail = (found: string): Error =>
+          fail("expected 'size' to be [height, width] (non-negative integers)", found);
+        if (s.kind() !== 'array') throw sizeFail(s.kind());
+        s.expect(91);
+        let n = 0;
+        let fe = true;
+        while (s.nextElement(fe)) {
+          fe = false;
+          const v = s.kind() === 'number' ? s.number() : NaN;
+          if (!(Number.isInteger(v) && v >= 0)) throw sizeFail(String(v));
+          if (n === 0) h = v;
+          else w = v;
+          n++;
         }
-        h = v[0] as number;
-        w = v[1] as number;
+        if (n !== 2) throw sizeFail(`${n} numbers`);
       } else s.skip();
     }
     if (countsFirst < 0 || h < 0)
@@ -291,6 +302,43 @@ function parseSegmentation(
   }
   throw fail('expected polygons (a list of lists of numbers) or an RLE object', k);
 }
+
+/**
+ * Decodes a compressed COCO RLE string straight from JSON bytes [start, end) into `out` (the only JSON
+ * escape allowed is the backslash, which the encoding uses). Returns an error message or null.
+ */
+function decodeRleBytes(b: Uint8Array, start: number, end: number, out: U32): string | null {
+  // at most one count per byte: make room once, then write without checks
+  if (out.length + (end - start) > out.data.length) out.grow(out.length + (end - start));
+  const d = out.data;
+  const first = out.length;
+  let m = first;
+  let p = start;
+  while (p < end) {
+    let x = 0;
+    let k = 0;
+    let c = 0;
+    do {
+      if (p >= end) return 'compressed RLE string ends in the middle of a value';
+      let ch = b[p]!;
+      if (ch === 92) ch = b[++p]!; // "\\" stands for one backslash
+      c = ch - 48;
+      if (c < 0 || c > 63) return `compressed RLE string holds character '${String.fromCharCode(ch)}'`;
+      if (k >= 7) return 'compressed RLE string holds a value too large';
+      x += (c & 0x1f) * POW32[k]!;
+      p++;
+      k++;
+    } while ((c & 0x20) !== 0);
+    if ((c & 0x10) !== 0) x -= POW32[k]!;
+    if (m - first > 2) x += d[m - 2]!;
+    d[m++] = x >>> 0;
+  }
+  out.length = m;
+  return null;
+}
+
+/** 32^k: the weight of the k-th 5-bit group of a compressed RLE value. */
+const POW32 = [1, 32, 1024, 32768, 1048576, 33554432, 1073741824, 34359738368];
 
 /**
  * Turns the pool into an RleTable: polygons are rasterized with the image size, several polygons of one
@@ -304,8 +352,10 @@ function rasterize(
   fail: (i: number, msg: string, found: string) => Error,
 ): RleTable {
   const n = pool.kind.length;
-  const out = new U32();
-  const start = new Int32Array(n + 1);
+  // RLEs stay where parsing put them; rasterized polygons are appended to the same pool.
+  const out = pool.counts;
+  const start = new Int32Array(n);
+  const end = new Int32Array(n);
   const H = new Float64Array(n);
   const W = new Float64Array(n);
   const box = new Float64Array(n * 4);
@@ -314,8 +364,7 @@ function rasterize(
     start[i] = out.length;
     const kind = pool.kind[i]!;
     if (kind === SEG_RLE) {
-      const f = pool.first[i]!;
-      out.append(pool.counts.data.subarray(f, f + pool.n[i]!));
+      start[i] = pool.first[i]!;
       H[i] = pool.rleH[i]!;
       W[i] = pool.rleW[i]!;
     } else if (kind === SEG_POLY) {
@@ -353,11 +402,11 @@ function rasterize(
       H[i] = 0;
       W[i] = 0;
     }
+    end[i] = kind === SEG_RLE ? start[i]! + pool.n[i]! : out.length;
   }
-  start[n] = out.length;
-  const counts = out.data.slice(0, out.length);
-  for (let i = 0; i < n; i++) rleBbox(counts, start[i]!, start[i + 1]!, H[i]!, W[i]!, box, i * 4);
-  return { h: H, w: W, start, counts, box };
+  const counts = out.data.subarray(0, out.length);
+  for (let i = 0; i < n; i++) rleBbox(counts, start[i]!, end[i]!, H[i]!, W[i]!, box, i * 4);
+  return { h: H, w: W, start, end, counts, box };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -412,11 +461,27 @@ function typeName(v: unknown): string {
   return typeof v;
 }
 
-function readBox(s: JsonScanner, out: Float64Array, fail: (msg: string, found: string) => Error): void {
+/**
+ * Reads [x, y, w, h] into `out`. Returns false for an empty list when `allowEmpty` (loadRes treats
+ * `"bbox": []` as no box), else fails on anything but four finite numbers with w, h >= 0.
+ */
+function readBox(
+  s: JsonScanner,
+  out: Float64Array,
+  fail: (msg: string, found: string) => Error,
+  allowEmpty = false,
+): boolean {
   if (s.kind() !== 'array') throw fail('expected [x, y, width, height]', s.kind());
   s.expect(91);
   let n = 0;
   let first = true;
+  if (allowEmpty && !s.nextElement(true)) return false;
+  if (allowEmpty) {
+    first = false;
+    const v = s.kind() === 'number' ? s.number() : NaN;
+    if (!Number.isFinite(v)) throw fail('expected [x, y, width, height] of finite numbers', String(v));
+    out[n++] = v;
+  }
   while (s.nextElement(first)) {
     first = false;
     const v = s.kind() === 'number' ? s.number() : NaN;
@@ -427,18 +492,7 @@ function readBox(s: JsonScanner, out: Float64Array, fail: (msg: string, found: s
   if (n !== 4) throw fail('expected [x, y, width, height]', `${n} numbers`);
   if (out[2]! < 0 || out[3]! < 0)
     throw fail('expected a non-negative width and height', `[${Array.from(out).join(', ')}]`);
-}
-
-function boxFromValue(v: unknown, out: Float64Array, fail: (msg: string, found: string) => Error): void {
-  if (!Array.isArray(v) || v.length !== 4) throw fail('expected [x, y, width, height]', typeName(v));
-  for (let j = 0; j < 4; j++) {
-    const x: unknown = v[j];
-    if (typeof x !== 'number' || !Number.isFinite(x))
-      throw fail('expected [x, y, width, height] of finite numbers', typeName(x));
-    out[j] = x;
-  }
-  if (out[2]! < 0 || out[3]! < 0)
-    throw fail('expected a non-negative width and height', `[${Array.from(out).join(', ')}]`);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -782,12 +836,8 @@ function readDetections(s: JsonScanner, file: string, gt: CocoGroundTruth): Coco
         case 3:
           if (segm) {
             // An empty list counts as no box (as in pycocotools' loadRes).
-            const v = s.value();
-            if (Array.isArray(v) && v.length === 0) boxEmpty = true;
-            else {
-              boxFromValue(v, box, (m, f) => fail('bbox', m, f));
-              hasBox = true;
-            }
+            hasBox = readBox(s, box, (m, f) => fail('bbox', m, f), true);
+            boxEmpty = !hasBox;
           } else {
             readBox(s, box, (m, f) => fail('bbox', m, f));
             hasBox = true;
@@ -858,7 +908,7 @@ function readDetections(s: JsonScanner, file: string, gt: CocoGroundTruth): Coco
       }
     } else {
       area = new Float64Array(n);
-      for (let i = 0; i < n; i++) area[i] = rleArea(rle.counts, rle.start[i]!, rle.start[i + 1]!);
+      for (let i = 0; i < n; i++) area[i] = rleArea(rle.counts, rle.start[i]!, rle.end[i]!);
     }
   } else {
     area = boxArea.done();
