@@ -11,7 +11,10 @@ import { createLogger } from '../core/log.js';
 import { fmtDelta, fmtFixed } from '../report/index.js';
 import { evaluateModel } from '../eval/run.js';
 import type { EvalResult } from '../eval/run.js';
+import { evalRunWorkflow } from '../eval/run-workflow.js';
+import type { EvalRunArgs, EvalRunStepResult } from '../eval/run-workflow.js';
 import { evalCommand } from './eval.js';
+import { runWorkflowFromCli } from './workspace-options.js';
 
 interface RunFlags {
   model?: string;
@@ -36,6 +39,10 @@ interface RunFlags {
   bins: string;
   charts: boolean;
   json?: boolean;
+  record?: boolean;
+  workspaceConfig?: string;
+  resume?: string;
+  cache: boolean;
 }
 
 function intFlag(option: string, text: string, min: number, max: number): number {
@@ -129,6 +136,13 @@ export function registerEvalRun(program: Command): void {
     .option('--no-charts', 'skip the charts')
     .option('--now <iso>', 'the report time and waiver clock (default: now)')
     .option('--json', 'print the result (report path, verdict, exit code, headline metrics) as JSON')
+    .option(
+      '--record',
+      'run as a recorded workflow in the workspace (run record, step cache: unchanged detections are re-used)',
+    )
+    .option('--workspace-config <file>', 'with --record: the workspace config (drivegate.yaml)')
+    .option('--resume <run-id>', 'with --record: resume an interrupted run')
+    .option('--no-cache', 'with --record: execute every step')
     .addHelpText(
       'after',
       `
@@ -162,6 +176,10 @@ Examples:
             expected: 'a number in (0, 1]',
             found: JSON.stringify(o.precisionTarget),
           });
+      }
+      if (o.record === true || o.resume !== undefined) {
+        await runRecorded(o, now, target);
+        return;
       }
       const log = createLogger({ json: o.json === true ? true : undefined });
       const result = await evaluateModel({
@@ -228,4 +246,57 @@ Examples:
         );
       if (result.exitCode !== 0) process.exitCode = result.exitCode;
     });
+}
+
+async function runRecorded(o: RunFlags, now: Date | undefined, target: number | undefined): Promise<void> {
+  const args: EvalRunArgs = {
+    manifest: o.manifest,
+    slices: o.slices,
+    out: o.out,
+    ...(o.model !== undefined ? { model: o.model } : {}),
+    ...(o.config !== undefined ? { config: o.config } : {}),
+    ...(o.pack !== undefined ? { pack: o.pack } : {}),
+    ...(o.predictions !== undefined ? { predictions: o.predictions } : {}),
+    ...(o.gt !== undefined ? { gt: o.gt } : {}),
+    ...(o.baseline !== undefined ? { baseline: o.baseline } : {}),
+    ...(o.gates !== undefined ? { gates: o.gates } : {}),
+    ...(o.waivers !== undefined ? { waivers: o.waivers } : {}),
+    ...(o.overwrite === true ? { overwrite: true } : {}),
+    workers: intFlag('--workers', o.workers, 0, 64),
+    batch: intFlag('--batch', o.batch, 1, 1024),
+    ...(o.name !== undefined ? { name: o.name } : {}),
+    ...(o.modelVersion !== undefined ? { version: o.modelVersion } : {}),
+    charts: o.charts,
+    ...(now !== undefined ? { now: now.toISOString() } : {}),
+    bins: intFlag('--bins', o.bins, 1, 1000),
+    thresholdMode: o.thresholdMode,
+    ...(target !== undefined ? { precisionTarget: target } : {}),
+  };
+  const sources = [o.model, o.pack, o.predictions].filter((x) => x !== undefined).length;
+  if (o.resume === undefined && sources !== 1) {
+    throw new DrivegateError('USAGE', 'give exactly one of --model, --pack, --predictions', {
+      field: '--model',
+      found: `${sources} given`,
+    });
+  }
+  const record = await runWorkflowFromCli(evalRunWorkflow, args, {
+    ...(o.workspaceConfig !== undefined ? { config: o.workspaceConfig } : {}),
+    ...(o.resume !== undefined ? { resume: o.resume } : {}),
+    cache: o.cache,
+    ...(o.json === true ? { json: true } : {}),
+  });
+  const res = record.steps[record.steps.length - 1]?.result as EvalRunStepResult | undefined;
+  const summary = {
+    run: record.id,
+    status: record.status,
+    steps: record.steps.map((s) => ({ name: s.name, status: s.status })),
+    ...(res ?? {}),
+  };
+  if (o.json === true) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+  else
+    process.stdout.write(
+      `run ${record.id}: ${record.steps.map((s) => `${s.name} ${s.status}`).join(', ')}\n` +
+        `wrote ${res?.out ?? o.out}: mAP ${fmtFixed(res?.map ?? null)}${res?.gate ? `, gate ${res.gate}` : ''}\n`,
+    );
+  if (res !== undefined && res.exit_code !== 0) process.exitCode = res.exit_code;
 }

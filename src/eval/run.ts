@@ -12,7 +12,7 @@
  *   write    every report file into a temp folder, renamed onto --out at the end
  * Bad input fails in `inputs` or `detect` before anything is written (--out is untouched).
  */
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -26,7 +26,12 @@ import { loadDetections } from './metrics/coco/index.js';
 import { evaluateGates } from './gates/engine.js';
 import type { GateVerdict } from './gates/engine.js';
 import type { WaiverVerifier } from './gates/waivers.js';
-import { EVAL_REPORT_SCHEMA_VERSION, computeDeltas, parseEvalReport } from './report-schema.js';
+import {
+  EVAL_REPORT_SCHEMA_VERSION,
+  computeDeltas,
+  parseEvalReport,
+  readEvalReport,
+} from './report-schema.js';
 import type { EvalReport } from './report-schema.js';
 import { checkModelClasses, detectManifest, resolveEvalModel } from './run-detect.js';
 import type { LatencySummary } from './run-detect.js';
@@ -71,6 +76,8 @@ export interface EvalRunOptions {
   pack?: string | undefined;
   /** COCO results to evaluate instead of running a model. */
   predictions?: string | undefined;
+  /** Detections produced earlier (the workflow's detect step), instead of a model or predictions. */
+  prepared?: PreparedDetections | undefined;
   /** The manifest of the evaluation images (JSON lines). */
   manifest: string;
   /** COCO ground truth (default: slices.yaml's `annotations[split]`, else the manifest's sibling .json). */
@@ -120,7 +127,7 @@ export interface EvalResult {
 }
 
 function modelSourceCount(o: EvalRunOptions): number {
-  return [o.model, o.pack, o.predictions].filter((x) => x !== undefined).length;
+  return [o.model, o.pack, o.predictions, o.prepared].filter((x) => x !== undefined).length;
 }
 
 /** Evaluates a model or predictions and writes the report folder. */
@@ -189,57 +196,12 @@ export async function evaluateModel(options: EvalRunOptions): Promise<EvalResult
 
   // ---- detect ----------------------------------------------------------------------------------------
   const detected = await step('detect', async () => {
-    let latency: LatencySummary | undefined;
-    let bytes: Uint8Array;
-    let name: string;
-    let modelInfo: EvalReport['model'];
-    let source: Record<string, unknown>;
-    if (options.predictions !== undefined) {
-      bytes = await readFile(options.predictions).catch((err: unknown) => {
-        const code = (err as NodeJS.ErrnoException).code;
-        throw new DrivegateError(
-          code === 'ENOENT' ? 'NOT_FOUND' : 'BAD_INPUT',
-          'cannot read the predictions',
-          {
-            file: options.predictions,
-            expected: 'a COCO results JSON file',
-            found: String(code),
-          },
-        );
-      });
-      name = options.predictions;
-      modelInfo = {
-        name: options.name ?? basename(options.predictions).replace(/\.json(\.gz)?$/i, ''),
-        ...(options.version !== undefined ? { version: options.version } : {}),
-        digest: `sha256:${sha256(bytes)}`,
-      };
-      source = { kind: 'predictions', path: resolve(options.predictions) };
-    } else {
-      const model = resolveEvalModel(options);
-      checkModelClasses(model, gt.categories);
-      const digest = (await sha256File(model.modelPath)).sha256;
-      const res = await detectManifest(model, manifest, {
-        workers: options.workers ?? 1,
-        batch: options.batch ?? 1,
-        onProgress: (d, t) => options.onProgress?.('detect', d, t),
-      });
-      latency = res.latency;
-      bytes = Buffer.from(JSON.stringify(res.detections));
-      name = 'detections (model output)';
-      const cfgModel = model.config.model;
-      modelInfo = {
-        name: options.name ?? cfgModel?.name ?? basename(model.modelPath).replace(/\.onnx$/i, ''),
-        ...((options.version ?? cfgModel?.version) !== undefined
-          ? { version: (options.version ?? cfgModel?.version)! }
-          : {}),
-        digest: `sha256:${digest}`,
-      };
-      source = {
-        kind: options.pack !== undefined ? 'pack' : 'model',
-        path: model.modelPath,
-        config: model.configPath,
-      };
-    }
+    const prepared = await produceDetections(options, {
+      manifest,
+      categories: gt.categories,
+      onProgress: (d, t) => options.onProgress?.('detect', d, t),
+    });
+    const { bytes, name, latency, model: modelInfo, source } = prepared;
     const dt: CocoDetections = loadDetections({ bytes, name }, gt.columns);
     for (let d = 0; d < dt.count; d++) {
       if (dt.score[d]! > 1) {
@@ -384,6 +346,78 @@ export async function evaluateModel(options: EvalRunOptions): Promise<EvalResult
   return { out, report, verdict, exitCode, files, timings_ms: timings };
 }
 
+/** Detections ready to evaluate: COCO results bytes, the model they came from, latency when measured. */
+export interface PreparedDetections {
+  bytes: Uint8Array;
+  /** Names the detections in errors. */
+  name: string;
+  model: { name: string; version?: string; digest?: string };
+  source: Record<string, unknown>;
+  latency?: LatencySummary | undefined;
+}
+
+/**
+ * The detect step: runs the model (or pack) on the manifest's images through the runtime, or reads
+ * the predictions file, or takes `options.prepared`. With `categories`, a model whose classes the
+ * ground truth does not declare is BAD_INPUT naming its config (before anything runs).
+ */
+export async function produceDetections(
+  options: EvalRunOptions,
+  ctx: {
+    manifest: { file: string; records: ReadonlyArray<Record<string, unknown>>; lines: readonly number[] };
+    categories?: ReadonlyMap<number, string> | undefined;
+    onProgress?: ((done: number, total: number) => void) | undefined;
+  },
+): Promise<PreparedDetections> {
+  if (options.prepared !== undefined) return options.prepared;
+  if (options.predictions !== undefined) {
+    const file = options.predictions;
+    const bytes = await readFile(file).catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new DrivegateError(code === 'ENOENT' ? 'NOT_FOUND' : 'BAD_INPUT', 'cannot read the predictions', {
+        file,
+        expected: 'a COCO results JSON file',
+        found: String(code),
+      });
+    });
+    return {
+      bytes,
+      name: file,
+      model: {
+        name: options.name ?? basename(file).replace(/\.json(\.gz)?$/i, ''),
+        ...(options.version !== undefined ? { version: options.version } : {}),
+        digest: `sha256:${sha256(bytes)}`,
+      },
+      source: { kind: 'predictions', path: resolve(file) },
+    };
+  }
+  const model = resolveEvalModel(options);
+  if (ctx.categories !== undefined) checkModelClasses(model, ctx.categories);
+  const digest = (await sha256File(model.modelPath)).sha256;
+  const res = await detectManifest(model, ctx.manifest, {
+    workers: options.workers ?? 1,
+    batch: options.batch ?? 1,
+    ...(ctx.onProgress !== undefined ? { onProgress: ctx.onProgress } : {}),
+  });
+  const cfgModel = model.config.model;
+  const version = options.version ?? cfgModel?.version;
+  return {
+    bytes: Buffer.from(JSON.stringify(res.detections)),
+    name: `detections of ${model.modelPath}`,
+    model: {
+      name: options.name ?? cfgModel?.name ?? basename(model.modelPath).replace(/\.onnx$/i, ''),
+      ...(version !== undefined ? { version } : {}),
+      digest: `sha256:${digest}`,
+    },
+    source: {
+      kind: options.pack !== undefined ? 'pack' : 'model',
+      path: model.modelPath,
+      config: model.configPath,
+    },
+    latency: res.latency,
+  };
+}
+
 function perClassDeltas(
   report: EvalReport,
   baseline: EvalReport,
@@ -447,9 +481,7 @@ async function writeFolder(
   gtCols: EvalResultGt,
   keepImage: (image: number) => boolean,
 ): Promise<string[]> {
-  const parent = dirname(out);
-  await mkdir(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(out)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = await tempSibling(out);
   await mkdir(join(tmp, EVAL_RUN_FILES.charts), { recursive: true });
   const files: string[] = [];
   const put = async (name: string, data: string | Uint8Array): Promise<void> => {
@@ -486,20 +518,7 @@ async function writeFolder(
     }
     await put(EVAL_RUN_FILES.summary, summaryDocument(report, baseline, verdict, charts));
     await put(EVAL_RUN_FILES.report, JSON.stringify(report, null, 2) + '\n');
-    // swap into place
-    if (await exists(out)) {
-      if (options.overwrite !== true) {
-        throw new DrivegateError('CONFLICT', 'the output folder appeared while evaluating', {
-          file: options.out,
-        });
-      }
-      const old = `${tmp}.old`;
-      await rename(out, old);
-      await rename(tmp, out);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await rename(tmp, out);
-    }
+    await swapInto(tmp, out, options.overwrite === true, options.out);
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
@@ -507,4 +526,98 @@ async function writeFolder(
   const st = await stat(out);
   if (!st.isDirectory()) throw new DrivegateError('INTERNAL', 'output is not a folder', { file: out });
   return files.sort();
+}
+
+/** A fresh temp folder path beside `out` (its parent is created). */
+export async function tempSibling(out: string): Promise<string> {
+  const parent = dirname(out);
+  await mkdir(parent, { recursive: true });
+  return join(parent, `.${basename(out)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/**
+ * Renames the finished folder `tmp` onto `out`; an existing `out` is replaced (moved aside, then
+ * removed) only with `overwrite`, else CONFLICT. A reader sees the old folder or the new one.
+ */
+export async function swapInto(
+  tmp: string,
+  out: string,
+  overwrite: boolean,
+  shown: string = out,
+): Promise<void> {
+  if (await exists(out)) {
+    if (!overwrite) {
+      throw new DrivegateError('CONFLICT', 'the output folder exists (use --overwrite to replace it)', {
+        file: shown,
+      });
+    }
+    const old = `${tmp}.old`;
+    await rename(out, old);
+    await rename(tmp, out);
+    await rm(old, { recursive: true, force: true });
+  } else {
+    await rename(tmp, out);
+  }
+}
+
+/** What gateReportFolder needs. */
+export interface GateFolderOptions {
+  gates: string;
+  waivers?: string | undefined;
+  slices: string;
+  baseline?: string | undefined;
+  now?: Date | undefined;
+  verifyWaiver?: WaiverVerifier | undefined;
+}
+
+/**
+ * Applies a gate to a finished report folder (one written without --gates): evaluates the policy
+ * on its eval_report.json, adds the `gate` summary to it, writes gate_verdict.json and (when the
+ * gate fails) blocking_report.md, and rewrites evaluation_summary.md with the verdict. Used by the
+ * workflow's last step, which is never cached (the verdict depends on the clock and the waivers).
+ */
+export async function gateReportFolder(
+  dir: string,
+  o: GateFolderOptions,
+): Promise<{ report: EvalReport; verdict: GateVerdict; exitCode: 0 | 1 | 2 }> {
+  const reportFile = join(dir, EVAL_RUN_FILES.report);
+  const gate = await loadGateInputs(o.gates, o.waivers);
+  const { defs } = await loadSlices(o.slices);
+  const baseline = o.baseline !== undefined ? await loadBaseline(o.baseline) : null;
+  let report = await readEvalReport(reportFile);
+  const verdict = evaluateGates({
+    policy: gate.policy,
+    candidate: report,
+    baseline,
+    slices: defs,
+    waivers: gate.waivers,
+    now: o.now ?? new Date(),
+    verifyWaiver: o.verifyWaiver,
+    sources: { candidate: reportFile, baseline: o.baseline },
+  });
+  report = {
+    ...report,
+    gate: {
+      status: verdict.status,
+      policy: verdict.policy.name,
+      summary: verdict.summary,
+      file: EVAL_RUN_FILES.verdict,
+    },
+  };
+  const charts: ChartIndex = {};
+  const svgs = await readdir(join(dir, EVAL_RUN_FILES.charts)).catch(() => [] as string[]);
+  for (const f of svgs.sort()) {
+    const m = /^(.*)\.svg$/.exec(f);
+    if (m) (charts as Record<string, string>)[m[1]!] = `${EVAL_RUN_FILES.charts}/${f}`;
+  }
+  await atomicWriteFile(join(dir, EVAL_RUN_FILES.verdict), JSON.stringify(verdict, null, 2) + '\n');
+  if (verdict.status === 'fail')
+    await atomicWriteFile(join(dir, EVAL_RUN_FILES.blocking), blockingDocument(report, baseline, verdict));
+  await atomicWriteFile(
+    join(dir, EVAL_RUN_FILES.summary),
+    summaryDocument(report, baseline, verdict, charts),
+  );
+  await atomicWriteFile(reportFile, JSON.stringify(report, null, 2) + '\n');
+  const exitCode: 0 | 1 | 2 = verdict.status === 'pass' ? 0 : verdict.status === 'fail' ? 1 : 2;
+  return { report, verdict, exitCode };
 }
