@@ -78,6 +78,8 @@ export interface SplitSummary {
   crowds: number;
   coco: string;
   manifest: string;
+  /** TuSimple-style lane file. */
+  lanes: string;
 }
 
 /** What generateDataset produced. */
@@ -484,6 +486,7 @@ async function writeDataset(o: Resolved, root: string): Promise<Omit<DatasetSumm
         crowds: annotations.filter((a) => a.iscrowd === 1).length,
         coco: cocoName,
         manifest: manifestName,
+        lanes: lanesName,
       },
     };
   }
