@@ -65,13 +65,21 @@ export const sliceFilterSchema = z.record(
   ]),
 );
 
-/** One slice of the evaluation set and its metrics. */
+/**
+ * One slice of the evaluation set and its metrics. `eval run` also writes `scoring` (how the slice
+ * was scored, see src/eval/slices.ts), `num_gt` (ground-truth objects the slice scores) and `empty`
+ * (true when it has none: its metrics are all null and a gate on it is an error, never a pass).
+ */
 export const sliceReportSchema = z.looseObject({
   name: z.string().min(1),
+  description: z.string().optional(),
   filter: sliceFilterSchema,
   weight: z.number().finite().nonnegative(),
   critical: z.boolean(),
   images: z.number().int().nonnegative().optional(),
+  scoring: z.enum(['image', 'category', 'area-range', 'recall-oriented']).optional(),
+  num_gt: z.number().int().nonnegative().optional(),
+  empty: z.boolean().optional(),
   metrics: metricSetSchema,
 });
 
@@ -130,6 +138,19 @@ export const evalReportSchema = z
     calibration: calibrationSummarySchema.optional(),
     latency: latencySummarySchema.optional(),
     deltas: deltasSchema.optional(),
+    /** Weighted mean of the slices' mAP over non-empty slices (written by eval run). */
+    weighted_map: z
+      .looseObject({
+        value: metric,
+        weight_total: z.number().finite().nonnegative(),
+        slices_used: z.number().int().nonnegative(),
+        empty_excluded: z.array(z.string()),
+      })
+      .optional(),
+    /** The gate's verdict in short, when eval run applied one (full verdict: gate_verdict.json). */
+    gate: z
+      .looseObject({ status: z.enum(['pass', 'fail', 'error']), policy: z.string(), summary: z.string() })
+      .optional(),
   })
   .superRefine((r, ctx) => {
     const seen = new Set<string>();

@@ -127,7 +127,7 @@ test('perfect predictions score AP 1 on every non-empty slice; empty slices are 
     assert.equal(s['num_gt'], 0);
   }
   // every scoring kind took part
-  const kinds = new Set(scored.map((s) => s['scoring']));
+  const kinds = new Set<string | undefined>(scored.map((s) => s.scoring));
   for (const k of ['image', 'category', 'area-range', 'recall-oriented']) assert.ok(kinds.has(k), k);
   const combined = rep.slices.find((s) => s.name === 'urban+pedestrian')!;
   assert.equal(combined['scoring'], 'category');
