@@ -36,6 +36,7 @@ test('eval coco prints the 12 summary lines (exit 0) and --json the stats and pe
   const exp = (
     JSON.parse(readFileSync(join(SHARED, 'expected.json'), 'utf8')) as Record<string, { stats: number[] }>
   )['public_basic']!;
+  assert.deepEqual(Object.keys(out).sort(), ['per_class', 'stats']);
   assert.equal(out.stats.length, 12);
   out.stats.forEach((v, i) => assert.ok(Math.abs(v - exp.stats[i]!) < 1e-9));
   assert.deepEqual(Object.keys(out.per_class).sort(), ['1', '2', '3', '4', '7']);

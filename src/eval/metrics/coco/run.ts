@@ -59,7 +59,6 @@ export function formatSummary(stats: readonly number[]): string {
 
 /** The `--json` output of `drivegate eval coco`. */
 export interface CocoJsonOutput {
-  iouType: CocoIouType;
   stats: number[];
   per_class: Record<string, number>;
 }
@@ -68,5 +67,5 @@ export interface CocoJsonOutput {
 export function cocoJsonOutput(result: CocoEvalResult): CocoJsonOutput {
   const perClass: Record<string, number> = {};
   for (const c of result.perClass) perClass[String(c.categoryId)] = c.ap;
-  return { iouType: result.iouType, stats: result.stats, per_class: perClass };
+  return { stats: result.stats, per_class: perClass };
 }
