@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -340,4 +348,57 @@ test('a model runs through the runtime worker pool and its latency per image is 
   assert.equal(r.report.model.name, 'toy_centernet');
   assert.ok(r.report.deltas !== undefined);
   assert.ok(existsSync(join(r.out, EVAL_RUN_FILES.detections)));
+});
+
+test('a model pack folder is evaluated like its model', async () => {
+  const pack = join(base, 'pack');
+  const td = join(packageRoot(), 'src', 'runtime', 'testdata');
+  mkdirSync(pack);
+  copyFileSync(join(td, 'toy_centernet.onnx'), join(pack, 'model.onnx'));
+  copyFileSync(join(td, 'toy_centernet.inference_config.json'), join(pack, 'inference_config.json'));
+  const r = await evaluateModel(opts({ pack, workers: 0, batch: 4, charts: false }));
+  assert.equal((r.report.model as Record<string, { kind: string }>)['source']!.kind, 'pack');
+  assert.equal(r.report.latency!.batch_size, 4);
+});
+
+test('a gate that cannot be evaluated (no latency for predictions) exits 2 but still writes the reports', async () => {
+  const r = await evaluateModel(
+    opts({
+      predictions: join(base, 'perfect.json'),
+      baseline: perfectReport,
+      gates: join(packageRoot(), 'examples', 'gates.yaml'),
+      charts: false,
+    }),
+  );
+  assert.equal(r.exitCode, 2);
+  assert.equal(r.verdict!.status, 'error');
+  assert.ok(r.verdict!.errors.some((e) => /latency\.p95_ms/.test(e)));
+  assert.ok(existsSync(join(r.out, EVAL_RUN_FILES.verdict)));
+  assert.equal(existsSync(join(r.out, EVAL_RUN_FILES.blocking)), false);
+});
+
+test('a signed-off waiver turns the failing critical-slice rule into waived and the run passes', async () => {
+  writeFileSync(
+    join(base, 'waivers.yaml'),
+    [
+      'waivers:',
+      '  - rule: critical-slices-no-regression',
+      '    justification: pedestrian head is retrained separately this cycle',
+      '    approver: safety-lead@example.com',
+      '    expires: 2026-12-31T00:00:00Z',
+      '',
+    ].join('\n'),
+  );
+  const r = await evaluateModel(
+    opts({
+      predictions: join(base, 'noped.json'),
+      baseline: perfectReport,
+      gates: join(base, 'gates.yaml'),
+      waivers: join(base, 'waivers.yaml'),
+      charts: false,
+    }),
+  );
+  assert.equal(r.exitCode, 0);
+  assert.equal(r.verdict!.rules[0]!.status, 'waived');
+  assert.equal(existsSync(join(r.out, EVAL_RUN_FILES.blocking)), false);
 });
