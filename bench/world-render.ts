@@ -114,7 +114,8 @@ const states = variedStates(FRAMES, 192, 96);
 const ctx = createRenderContext();
 // As the closed-loop simulator calls it: one context, outputs reused (consumed before the next tick).
 const simOptions = { reuseOutput: true };
-for (let k = 0; k < 300; k++) renderCamera(states[k % states.length]!, ctx, simOptions); // warm-up (JIT tiers)
+// Warm-up (JIT tiers), in both output modes.
+for (let k = 0; k < 600; k++) renderCamera(states[k % states.length]!, ctx, k % 2 === 0 ? simOptions : {});
 const times: number[] = [];
 let checksum = 0;
 const cpu0 = process.cpuUsage();

@@ -59,6 +59,9 @@ const M_CARGO_SIDE: number = MAT.cargoSide;
 const M_LAMP_HEAD: number = MAT.lampHead;
 const LAMP_STEP: number = LAMP_SPACING;
 const SIGMA_LAMP = 6.5;
+/** Fog factor table resolution (entries per metre) and last index (covers 4 km). */
+const FOG_STEPS_PER_M = 4;
+const FOG_TABLE_LAST = 4 * 4096 - 1;
 
 /** Actors (and scenery) farther than this from the camera, metres, are culled. */
 export const MAX_RENDER_DISTANCE = 120;
@@ -112,6 +115,28 @@ export class RenderContext {
   owner = new Int32Array(0);
   /** Per-actor stamp, for counting each actor's own projected pixels once. */
   stamp = new Int32Array(0);
+  /** Per-actor scratch (own pixels, drawn flag, distance, visible pixels), grown as needed. */
+  selfCount = new Int32Array(0);
+  drawn = new Uint8Array(0);
+  distances = new Float64Array(0);
+  visible = new Int32Array(0);
+
+  /** Makes the per-actor scratch arrays hold at least `count` actors, zeroed. */
+  ensureActors(count: number): void {
+    if (this.selfCount.length < count) {
+      const size = Math.max(count, 64);
+      this.selfCount = new Int32Array(size);
+      this.drawn = new Uint8Array(size);
+      this.distances = new Float64Array(size);
+      this.visible = new Int32Array(size);
+    } else {
+      this.selfCount.fill(0, 0, count);
+      this.drawn.fill(0, 0, count);
+      this.distances.fill(0, 0, count);
+      this.visible.fill(0, 0, count);
+    }
+  }
+
   /** Output buffers for options.reuseOutput. */
   outRgb = new Uint8Array(0);
   outSem = new Uint8Array(0);
@@ -175,6 +200,19 @@ export class RenderContext {
     const app = actorAppearance(a);
     this.looks.set(a.id, { actor: { ...a, size: { ...a.size }, color: [...a.color] }, app });
     return app;
+  }
+
+  private fogDensity = -1;
+  private fogK = new Float32Array(FOG_TABLE_LAST + 1);
+
+  /** exp(-density * d) for d = i / FOG_STEPS_PER_M metres (cached for the last density). */
+  fogTable(density: number): Float32Array {
+    if (density !== this.fogDensity) {
+      for (let i = 0; i <= FOG_TABLE_LAST; i++)
+        this.fogK[i] = Math.exp((-density * (i + 0.5)) / FOG_STEPS_PER_M);
+      this.fogDensity = density;
+    }
+    return this.fogK;
   }
 
   /** Sizes the buffers and the per-camera tables for `cam` (cheap when nothing changed). */
@@ -1173,6 +1211,7 @@ function finish(fr: Frame, density: number, sigma: number, seed: number, out: Ui
   const skyB = fr.light.fogColor[2] * (1 - skyK);
   const n = ctx.width * ctx.height;
   const table = GAUSS_QUANTILES;
+  const fogTable = ctx.fogTable(haze);
   // Clamping and rounding (half to even) by the typed array itself.
   const oc = new Uint8ClampedArray(out.buffer, out.byteOffset, out.length);
   // One xorshift32 step per pixel; three 10-bit fields pick a normal quantile per channel.
@@ -1184,7 +1223,8 @@ function finish(fr: Frame, density: number, sigma: number, seed: number, out: Ui
     let v1 = g[p]!;
     let v2 = b[p]!;
     if (iz > 0) {
-      const k = expNeg((haze * rayLen[p]!) / iz);
+      const dq = (rayLen[p]! * FOG_STEPS_PER_M) / iz;
+      const k = dq < FOG_TABLE_LAST ? fogTable[dq | 0]! : fogTable[FOG_TABLE_LAST]!;
       const k1 = 1 - k;
       v0 = v0 * k + hR * k1;
       v1 = v1 * k + hG * k1;
@@ -1331,10 +1371,12 @@ export function renderCamera(
 
   // Actors.
   const actors = state.actors;
-  const selfCount = new Int32Array(actors.length);
+  ctx.ensureActors(actors.length);
+  const selfCount = ctx.selfCount;
+  const drawn = ctx.drawn;
+  const distances = ctx.distances;
+  const visible = ctx.visible;
   ctx.stamp.fill(0);
-  const drawn = new Uint8Array(actors.length);
-  const distances = new Float64Array(actors.length);
   const appearances: Array<ReturnType<typeof actorAppearance> | null> = new Array<ReturnType<
     typeof actorAppearance
   > | null>(actors.length).fill(null);
@@ -1392,7 +1434,6 @@ export function renderCamera(
     semantic = ctx.sem.slice(0, n);
     instance = new Uint16Array(n);
   }
-  const visible = new Int32Array(actors.length);
   const own = ctx.owner;
   for (let p = 0; p < n; p++) {
     const o = own[p]!;
