@@ -19,7 +19,14 @@ import { tuneThresholds } from './metrics/thresholds.js';
 import type { ThresholdResult } from './metrics/thresholds.js';
 import type { EvalGroundTruth } from './run-inputs.js';
 import type { CocoSubset, SliceCocoStats } from './slice-coco.js';
-import { classStats, evaluateSubset, markSliceObjects, sliceStats, subsetByImages } from './slice-coco.js';
+import {
+  classStats,
+  evaluateSubset,
+  markSliceObjects,
+  slicePrCurve50,
+  sliceStats,
+  subsetByImages,
+} from './slice-coco.js';
 import type { CompiledSlice, SliceScoring } from './slices.js';
 import { areaMatches, imageMask, objectMask } from './slices.js';
 
@@ -78,6 +85,8 @@ export interface SliceResult {
   calibration: CalibrationSummary | null;
   score_thresholds: Record<string, number> | null;
   confusion: { labels: string[]; rows: string[]; matrix: number[][] } | null;
+  /** Precision at the 101 COCO recall points at IoU 0.5, averaged over the slice's classes (null when empty). */
+  pr_curve50: number[] | null;
 }
 
 /** PR curve of a class (precision at the 101 COCO recall thresholds). */
@@ -334,6 +343,7 @@ export function computeMetrics(
           calibration: null,
           score_thresholds: null,
           confusion: null,
+          pr_curve50: null,
         };
       }
       let res: CocoEvalResult;
@@ -439,6 +449,7 @@ export function computeMetrics(
         calibration: cal,
         score_thresholds: thr === null ? null : thr.score_thresholds,
         confusion: conf,
+        pr_curve50: slicePrCurve50(res, kIdx, sliceArea),
       };
     }),
   );

@@ -137,6 +137,7 @@ export interface ChartIndex {
   reliability_equal_mass?: string;
   confusion_matrix?: string;
   slices_map?: string;
+  pr_curves_critical_slices?: string;
 }
 
 /** Renders the charts into `<dir>/charts/`. */
@@ -162,13 +163,32 @@ export async function writeCharts(
     );
     out.pr_curves = 'charts/pr_curves.svg';
   }
+  const critical = metrics.slices.filter((s) => s.critical && s.pr_curve50 !== null);
+  if (critical.length > 0) {
+    await writeChart(
+      prCurveSpec(
+        critical.map((s) => ({
+          class: s.name,
+          points: s.pr_curve50!.map((p, i) => ({ recall: i / 100, precision: p })),
+          ...(s.metrics.map50 !== null ? { ap: s.metrics.map50 } : {}),
+        })),
+        {
+          title: 'Precision-recall at IoU 0.5 on the critical slices (AP50 in the legend)',
+          width: 680,
+          height: 420,
+        },
+      ),
+      at('pr_curves_critical_slices'),
+    );
+    out.pr_curves_critical_slices = 'charts/pr_curves_critical_slices.svg';
+  }
   const cu = metrics.calibration.uniform;
   const cq = metrics.calibration.quantile;
   if (cu !== null && cq !== null) {
     await writeChart(
       reliabilitySpec(cu.overall.bins, {
         ece: cu.overall.ece,
-        title: `Reliability (detections matched at IoU 0.5, ${cu.overall.n_bins} equal-width bins)`,
+        title: `Reliability, ${cu.overall.n_bins} equal-width bins`,
         width: 480,
         height: 420,
       }),
@@ -178,7 +198,7 @@ export async function writeCharts(
     await writeChart(
       reliabilitySpec(cq.overall.bins, {
         ece: cq.overall.ece,
-        title: `Reliability (${cq.overall.n_bins} equal-mass bins)`,
+        title: `Reliability, ${cq.overall.n_bins} equal-mass bins`,
         width: 480,
         height: 420,
       }),

@@ -137,6 +137,14 @@ test('perfect predictions score AP 1 on every non-empty slice; empty slices are 
   // every scoring kind took part
   const kinds = new Set<string | undefined>(scored.map((s) => s.scoring));
   for (const k of ['image', 'category', 'area-range', 'recall-oriented']) assert.ok(kinds.has(k), k);
+  for (const s of scored) {
+    const pr = s['pr_curve50'] as number[];
+    assert.equal(pr.length, 101);
+    assert.ok(
+      pr.every((p) => near(p, 1)),
+      s.name,
+    );
+  }
   const combined = rep.slices.find((s) => s.name === 'urban+pedestrian')!;
   assert.equal(combined['scoring'], 'category');
   assert.ok((combined['num_gt'] as number) > 0);
@@ -157,7 +165,14 @@ test('perfect predictions score AP 1 on every non-empty slice; empty slices are 
   ]) {
     assert.ok(existsSync(join(out, f)), f);
   }
-  for (const c of ['pr_curves', 'reliability', 'reliability_equal_mass', 'confusion_matrix', 'slices_map'])
+  for (const c of [
+    'pr_curves',
+    'reliability',
+    'reliability_equal_mass',
+    'confusion_matrix',
+    'slices_map',
+    'pr_curves_critical_slices',
+  ])
     for (const ext of ['vl.json', 'svg', 'png'])
       assert.ok(existsSync(join(out, 'charts', `${c}.${ext}`)), `${c}.${ext}`);
   const thr = JSON.parse(readFileSync(join(out, EVAL_RUN_FILES.thresholds), 'utf8')) as {

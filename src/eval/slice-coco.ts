@@ -242,3 +242,33 @@ export function classStats(res: CocoEvalResult, k: number, sliceArea: boolean): 
     recall50: nullable(meanRecall(res, [k], a, M - 1, 0)),
   };
 }
+
+/**
+ * A slice's precision-recall curve at IoU 0.5 (100 detections per image): precision at COCO's 101
+ * recall points, averaged over the given categories that have ground truth (the curve whose mean
+ * is the slice's AP50). Null when no category has ground truth.
+ */
+export function slicePrCurve50(
+  res: CocoEvalResult,
+  categories: readonly number[] | null,
+  sliceArea: boolean,
+): number[] | null {
+  const K = res.categoryIds.length;
+  const ks = categories ?? res.categoryIds.map((_, k) => k);
+  const a = sliceArea ? SLICE_AREA : 0;
+  const out: number[] = [];
+  for (let r = 0; r < R; r++) {
+    let sum = 0;
+    let n = 0;
+    for (const k of ks) {
+      const v = res.precision[((r * K + k) * A + a) * M + (M - 1)]!;
+      if (v > -1) {
+        sum += v;
+        n++;
+      }
+    }
+    if (n === 0) return null;
+    out.push(sum / n);
+  }
+  return out;
+}
