@@ -3,13 +3,13 @@
 offset heads at stride 4) on reference-world images, and exports it to ONNX with its inference config
 and a training record.
 
-Runs with Debian's python3-torch 1.13 on CPU and with torch 2.x on CUDA. PNGs are read with PIL.
-See docs/training.md. Typical use:
+Runs with Debian's python3-torch 1.13 on CPU and with torch 2.x on CUDA (checked with 2.11 + CUDA 13).
+PNGs are read with PIL, or without it by a small zlib + numpy decoder. See docs/training.md. Typical use:
 
-  /usr/bin/python3 tools/train_detector.py \
+  python3 tools/train_detector.py \
       --train-manifest data/golden_train.manifest --train-coco data/golden_train.json \
       --val-manifest data/golden_val.manifest --val-coco data/golden_val.json \
-      --epochs 40 --batch-size 64 --lr 2e-3 --seed 1 --device cuda --out models/detector-v1.0.0.onnx
+      --epochs 40 --batch-size 64 --lr 2e-3 --seed 1 --device cuda --keep-best --out models/detector-v1.0.0.onnx
 
 Outputs (written to temp files, then renamed into place):
   <out>                                  ONNX, opset 17, input "images" [N,3,H,W] float32 (dynamic N),
@@ -39,7 +39,7 @@ import torch.nn.functional as F  # noqa: E402
 
 try:
     from PIL import Image
-except ImportError:  # pragma: no cover - the error names the Debian package
+except ImportError:  # without PIL a small zlib + numpy decoder reads the PNGs
     Image = None
 
 CLASSES = [(1, 'car'), (2, 'truck'), (3, 'pedestrian'), (4, 'cyclist')]
@@ -120,7 +120,7 @@ def build_parser():
     p.add_argument('--epochs', type=int, default=40)
     p.add_argument('--batch-size', type=int, default=32)
     p.add_argument('--lr', type=float, default=2e-3)
-    p.add_argument('--weight-decay', type=float, default=1e-4)
+    p.add_argument('--weight-decay', type=float, default=5e-2, help='AdamW decoupled weight decay')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
     p.add_argument('--threads', type=int, default=0, help='CPU threads for torch (0: all cores)')
@@ -136,6 +136,10 @@ def build_parser():
     p.add_argument('--model-name', help='name in the inference config (default: from --out)')
     p.add_argument('--model-version', help='version in the inference config (default: from --out, e.g. 1.0.0)')
     p.add_argument('--out', required=True, help='output ONNX path, e.g. models/detector-v1.0.0.onnx')
+    p.add_argument('--val-every', type=int, default=5, help='validate every N epochs (and after the last)')
+    p.add_argument(
+        '--keep-best', action='store_true', help='export the weights of the validation with the best mAP50'
+    )
     p.add_argument('--tiny', action='store_true', help='a few iterations only (tests)')
     p.add_argument('--quiet', action='store_true')
     return p
@@ -186,11 +190,74 @@ def read_manifest(path):
     return records
 
 
-def load_png(path):
+def decode_png_fallback(raw, path):
+    """A small PNG decoder (zlib + numpy) for when PIL is missing: 8-bit grey, RGB or RGBA, no interlace."""
+    import struct
+    import zlib
+
+    if raw[:8] != b'\x89PNG\r\n\x1a\n':
+        raise UsageError(f'{path}: not a PNG file')
+    pos, idat, ihdr = 8, [], None
+    while pos + 8 <= len(raw):
+        length, kind = struct.unpack('>I4s', raw[pos:pos + 8])
+        body = raw[pos + 8:pos + 8 + length]
+        if kind == b'IHDR':
+            ihdr = struct.unpack('>IIBBBBB', body)
+        elif kind == b'IDAT':
+            idat.append(body)
+        elif kind == b'IEND':
+            break
+        pos += 12 + length
+    if ihdr is None:
+        raise UsageError(f'{path}: PNG without IHDR')
+    w, h, depth, ctype, _, _, interlace = ihdr
+    channels = {0: 1, 2: 3, 6: 4}.get(ctype)
+    if depth != 8 or channels is None or interlace != 0:
+        raise UsageError(f'{path}: unsupported PNG (depth {depth}, colour type {ctype}, interlace {interlace}); '
+                         'install python3-pil')
+    data = np.frombuffer(zlib.decompress(b''.join(idat)), dtype=np.uint8)
+    stride = w * channels
+    rows = data.reshape(h, stride + 1)
+    out = np.zeros((h, stride), dtype=np.uint8)
+    prev = np.zeros(stride, dtype=np.int32)
+    for y in range(h):
+        f, line = rows[y, 0], rows[y, 1:].astype(np.int32)
+        if f == 0:
+            cur = line
+        elif f == 1:
+            cur = np.cumsum(line.reshape(w, channels), axis=0).reshape(-1) & 0xFF
+        elif f == 2:
+            cur = (line + prev) & 0xFF
+        elif f in (3, 4):
+            cur = np.zeros(stride, dtype=np.int32)
+            for x in range(stride):
+                a = cur[x - channels] if x >= channels else 0
+                b = prev[x]
+                if f == 3:
+                    pred = (a + b) >> 1
+                else:
+                    c = prev[x - channels] if x >= channels else 0
+                    p = a + b - c
+                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                    pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                cur[x] = (line[x] + pred) & 0xFF
+        else:
+            raise UsageError(f'{path}: bad PNG filter type {f}')
+        out[y] = cur
+        prev = cur
+    img = out.reshape(h, w, channels)
+    if channels == 1:
+        return np.repeat(img, 3, axis=2)
+    return np.ascontiguousarray(img[:, :, :3])
+
+
+def load_png(path, raw):
     if Image is None:
-        raise UsageError('PIL is missing: install python3-pil (bash scripts/ensure-system-deps.sh)')
+        return decode_png_fallback(raw, path)
     try:
-        with Image.open(path) as im:
+        import io
+
+        with Image.open(io.BytesIO(raw)) as im:
             return np.array(im.convert('RGB'), dtype=np.uint8)
     except OSError as e:
         raise UsageError(f'{path}: cannot read the image: {e}') from None
@@ -260,7 +327,7 @@ class Dataset:
             if isinstance(rec.get('sha256'), str) and rec['sha256'] != digest:
                 raise UsageError(f'{path}: sha256 {digest} differs from the manifest ({rec["sha256"]})')
             digests.append(f"{im['id']}:{digest}")
-            img = load_png(path)
+            img = load_png(path, raw)
             h0, w0 = img.shape[:2]
             self.pixels[n] = resize_chw(img, w_in, h_in)
             sx, sy = w_in / w0, h_in / h0
@@ -616,15 +683,17 @@ def atomic_write(path, data):
 
 def export_onnx(net, size):
     """The ONNX bytes of the model (opset 17, dynamic batch), checked with onnx.checker."""
+    import inspect
     import io
-
-    import onnx
 
     w, h = size
     wrapper = ExportWrapper(net).cpu().eval()
     buf = io.BytesIO()
     dummy = torch.zeros(1, 3, h, w)
     dyn = {'images': {0: 'N'}, 'heatmap': {0: 'N'}, 'wh': {0: 'N'}, 'offset': {0: 'N'}}
+    extra = {}
+    if 'dynamo' in inspect.signature(torch.onnx.export).parameters:
+        extra['dynamo'] = False  # the TorchScript exporter (torch >= 2.9 defaults to dynamo)
     torch.onnx.export(
         wrapper,
         dummy,
@@ -634,10 +703,14 @@ def export_onnx(net, size):
         output_names=['heatmap', 'wh', 'offset'],
         dynamic_axes=dyn,
         do_constant_folding=True,
+        **extra,
     )
-    model = onnx.load_from_string(buf.getvalue())
-    onnx.checker.check_model(model)
-    return buf.getvalue()
+    try:
+        import onnx
+    except ImportError:
+        return buf.getvalue(), False
+    onnx.checker.check_model(onnx.load_from_string(buf.getvalue()))
+    return buf.getvalue(), True
 
 
 def name_and_version(out, args):
@@ -735,6 +808,7 @@ def main(argv):
 
         history = []
         step = 0
+        best = None  # (map50, epoch, state_dict) with --keep-best
         for epoch in range(epochs):
             net.train()
             rng = np.random.default_rng([args.seed, epoch])
@@ -761,15 +835,24 @@ def main(argv):
                      'train': {'loss': avg[0], 'hm': avg[1], 'wh': avg[2], 'off': avg[3]}}
             msg = f'epoch {epoch + 1}/{epochs} loss {avg[0]:.4f} (hm {avg[1]:.4f} wh {avg[2]:.4f} off {avg[3]:.4f})'
             last = epoch == epochs - 1
-            if val is not None and (last or (epoch + 1) % 5 == 0):
+            if val is not None and (last or (epoch + 1) % max(1, args.val_every) == 0):
                 v = evaluate(net, val, size, args.batch_size, device, class_w, args.top_k)
                 entry['val'] = v
                 msg += f" | val loss {v['loss']:.4f} mAP50 {v['map50'] if v['map50'] is None else round(v['map50'], 4)}"
+                if args.keep_best and v['map50'] is not None and (best is None or v['map50'] > best[0]):
+                    best = (v['map50'], epoch + 1, {k: t.detach().clone() for k, t in net.state_dict().items()})
             history.append(entry)
             log(msg)
 
+        final_val = history[-1].get('val') if history else None
+        if best is not None:
+            net.load_state_dict(best[2])
+            final_val = next(h['val'] for h in history if h['epoch'] == best[1])
+            log(f'keeping the weights of epoch {best[1]} (val mAP50 {best[0]:.4f})')
         name, version, stem = name_and_version(args.out, args)
-        onnx_bytes = export_onnx(net, size)
+        onnx_bytes, checked = export_onnx(net, size)
+        if not checked:
+            log('note: the onnx package is missing; the exported model was not checked with onnx.checker')
         if len(onnx_bytes) > 5 * 1024 * 1024:
             log(f'warning: the ONNX file is {len(onnx_bytes)} bytes (> 5 MB)')
         out_dir = os.path.dirname(os.path.abspath(args.out))
@@ -779,12 +862,14 @@ def main(argv):
             'tool': 'tools/train_detector.py',
             'model': {'name': name, 'version': version, 'onnx': os.path.basename(args.out),
                       'onnx_sha256': sha256_bytes(onnx_bytes), 'onnx_bytes': len(onnx_bytes), 'parameters': params,
+                      'onnx_checked': checked, 'opset': 17,
                       'architecture': f'CenterNetSmall(width={args.width}), stride {STRIDE}'},
             'args': vars(args),
             'seed': args.seed,
             'deterministic': {'torch.use_deterministic_algorithms': True, 'cudnn.deterministic': args.device == 'cuda',
                               'note': 'bitwise repeatable on the same hardware, software versions and thread count'},
             'environment': {'python': platform.python_version(), 'torch': torch.__version__,
+                            'png_decoder': 'PIL' if Image is not None else 'fallback (zlib + numpy)',
                             'numpy': np.__version__, 'device': args.device,
                             'cuda': torch.version.cuda if args.device == 'cuda' else None,
                             'gpu': torch.cuda.get_device_name(0) if args.device == 'cuda' else None,
@@ -806,7 +891,8 @@ def main(argv):
                          'augmentation': 'horizontal flip p=0.5, contrast U(0.7,1.3), brightness U(-0.12,0.12)',
                          'loss': 'focal(hm) + 0.1 * L1(wh, cells) + L1(offset)', 'history': history,
                          'seconds': round(time.time() - started, 3)},
-            'final_val': history[-1].get('val') if history else None,
+            'exported_epoch': best[1] if best is not None else epochs,
+            'final_val': final_val,
         }
         atomic_write(os.path.join(out_dir, f'{stem}.inference_config.json'),
                      (json.dumps(cfg, indent=2) + '\n').encode())
