@@ -855,6 +855,92 @@ function rasterPolygon(fr: Frame, n: number, selfCount: Int32Array | null): void
   }
 }
 
+/**
+ * Darkens the ground under an actor (a contact shadow: its footprint grown by 0.15 m, pushed a
+ * little away from the sun) by `factor`, only where the ground is the visible surface.
+ */
+function drawShadow(fr: Frame, a: Actor, factor: number): void {
+  const cam = fr.cam;
+  const ctx = fr.ctx;
+  const c = Math.cos(a.yaw);
+  const s = Math.sin(a.yaw);
+  const hl = a.size.length / 2 + 0.15;
+  const hw = a.size.width / 2 + 0.15;
+  const sun = fr.light.sun;
+  const horiz = Math.hypot(sun[0], sun[1]);
+  const push = horiz > 1e-6 ? Math.min(0.6, (0.25 * a.size.height * horiz) / Math.max(0.2, sun[2])) : 0;
+  const ox = a.position.x - (horiz > 1e-6 ? (sun[0] / horiz) * push : 0);
+  const oy = a.position.y - (horiz > 1e-6 ? (sun[1] / horiz) * push : 0);
+  // Footprint corners -> camera frame, near-clipped.
+  let n = 0;
+  for (let k = 0; k < 4; k++) {
+    const u = k === 0 || k === 1 ? hl : -hl;
+    const v = k === 0 || k === 3 ? hw : -hw;
+    toCam(fr, ox + c * u - s * v, oy + s * u + c * v, 0, corners, 3 * k);
+  }
+  for (let k = 0; k < 4; k++) {
+    const ia = 3 * k;
+    const ib = 3 * ((k + 1) & 3);
+    const za = corners[ia + 2]!;
+    const zb = corners[ib + 2]!;
+    if (za >= NEAR_PLANE) {
+      polyC[3 * n] = corners[ia]!;
+      polyC[3 * n + 1] = corners[ia + 1]!;
+      polyC[3 * n + 2] = za;
+      n++;
+    }
+    if (za >= NEAR_PLANE !== zb >= NEAR_PLANE) {
+      const t = (NEAR_PLANE - za) / (zb - za);
+      polyC[3 * n] = corners[ia]! + t * (corners[ib]! - corners[ia]!);
+      polyC[3 * n + 1] = corners[ia + 1]! + t * (corners[ib + 1]! - corners[ia + 1]!);
+      polyC[3 * n + 2] = NEAR_PLANE;
+      n++;
+    }
+  }
+  if (n < 3) return;
+  let ymin = Infinity;
+  let ymax = -Infinity;
+  for (let k = 0; k < n; k++) {
+    const z = polyC[3 * k + 2]!;
+    polyS[2 * k] = cam.cx + (cam.fx * polyC[3 * k]!) / z;
+    const y = cam.cy + (cam.fy * polyC[3 * k + 1]!) / z;
+    polyS[2 * k + 1] = y;
+    if (y < ymin) ymin = y;
+    if (y > ymax) ymax = y;
+  }
+  const W = ctx.width;
+  const j0 = Math.max(0, Math.ceil(ymin - 0.5));
+  const j1 = Math.min(ctx.height - 1, Math.ceil(ymax - 0.5) - 1);
+  const { r, g, b, invZ, owner } = ctx;
+  for (let j = j0; j <= j1; j++) {
+    const yc = j + 0.5;
+    let xl = Infinity;
+    let xr = -Infinity;
+    for (let k = 0; k < n; k++) {
+      const k2 = k + 1 === n ? 0 : k + 1;
+      const y0 = polyS[2 * k + 1]!;
+      const y1 = polyS[2 * k2 + 1]!;
+      if ((yc >= y0 && yc < y1) || (yc >= y1 && yc < y0)) {
+        const x = polyS[2 * k]! + ((yc - y0) * (polyS[2 * k2]! - polyS[2 * k]!)) / (y1 - y0);
+        if (x < xl) xl = x;
+        if (x > xr) xr = x;
+      }
+    }
+    if (!(xl <= xr)) continue;
+    const i0 = Math.max(0, Math.ceil(xl - 0.5));
+    const i1 = Math.min(W - 1, Math.ceil(xr - 0.5) - 1);
+    // The ground's 1/z on this row (see drawBackground): the same for every pixel of the row.
+    const izGround = (fr.cosP * ctx.yn[j]! + fr.sinP) / cam.position.z;
+    for (let i = i0; i <= i1; i++) {
+      const p = j * W + i;
+      if (owner[p] !== -1 || Math.abs(invZ[p]! - izGround) > 1e-4 * izGround) continue;
+      r[p] = r[p]! * factor;
+      g[p] = g[p]! * factor;
+      b[p] = b[p]! * factor;
+    }
+  }
+}
+
 interface Placed {
   position: Vec3;
   yaw: number;
@@ -1380,6 +1466,21 @@ export function renderCamera(
   const appearances: Array<ReturnType<typeof actorAppearance> | null> = new Array<ReturnType<
     typeof actorAppearance
   > | null>(actors.length).fill(null);
+  // Contact shadows first (they only darken visible ground), by day and at dusk.
+  const shadowFactor =
+    state.conditions.timeOfDay === 'night'
+      ? 1
+      : light.directional > 0.3
+        ? 0.55
+        : state.conditions.timeOfDay === 'dusk'
+          ? 0.72
+          : 0.7;
+  if (shadowFactor < 1) {
+    for (const a of actors) {
+      const dx = a.position.x - cam.position.x;
+      if (dx > -6 && dx < MAX_RENDER_DISTANCE && a.position.z < 0.2) drawShadow(fr, a, shadowFactor);
+    }
+  }
   for (let k = 0; k < actors.length; k++) {
     const a = actors[k]!;
     const cx = a.position.x - cam.position.x;
