@@ -214,3 +214,37 @@ test('reused output buffers hold the same frame as fresh ones', () => {
   assert.deepEqual(reused.visibility, fresh.visibility);
   assert.equal(renderCamera(st, ctx, { reuseOutput: true }).rgb, reused.rgb, 'same buffer each time');
 });
+
+test('by day an actor darkens the road around its footprint (contact shadow), not at night', () => {
+  // A low, thin box: its shadow patch reaches 0.15 m beyond the footprint, visible in front of it.
+  const a = boxAt(1, 12, 0, { length: 1, width: 2, height: 0.05 });
+  const cond = clearDay();
+  const withBox = renderCamera(
+    worldState({ actors: [a], width: 384, height: 192, conditions: cond }),
+    undefined,
+    {
+      scenery: false,
+    },
+  );
+  const without = renderCamera(worldState({ width: 384, height: 192, conditions: cond }), undefined, {
+    scenery: false,
+  });
+  const cam = worldState({ width: 384, height: 192 }).camera;
+  // A ground point just in front of the box's rear edge shadow band: x = 11.4 (box rear face at 11.5).
+  const p = projectEgoPoint(cam, { x: 11.42, y: 0, z: 0 })!;
+  const idx = 3 * (Math.floor(p.v) * 384 + Math.floor(p.u));
+  assert.ok(withBox.rgb[idx]! < without.rgb[idx]! * 0.8, `${withBox.rgb[idx]} vs ${without.rgb[idx]}`);
+  assert.deepEqual(Buffer.from(withBox.semantic).subarray(idx / 3, idx / 3 + 1), Buffer.from([1]));
+  const night = clearDay({ timeOfDay: 'night', ambient: 0.06 });
+  const nightWith = renderCamera(
+    worldState({ actors: [a], width: 384, height: 192, conditions: night }),
+    undefined,
+    {
+      scenery: false,
+    },
+  );
+  const nightWithout = renderCamera(worldState({ width: 384, height: 192, conditions: night }), undefined, {
+    scenery: false,
+  });
+  assert.equal(nightWith.rgb[idx], nightWithout.rgb[idx]);
+});
