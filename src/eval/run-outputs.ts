@@ -428,6 +428,8 @@ export function summaryDocument(
       `${fmtFixed(report.latency.p50_ms ?? null, 2)} / ${fmtFixed(report.latency.p95_ms, 2)} / ${fmtFixed(report.latency.p99_ms ?? null, 2)} ms per image (batch ${report.latency.batch_size ?? 1})`,
     ]);
   const sections: SummarySection[] = [];
+  const warnings = (r['warnings'] as string[] | undefined) ?? [];
+  if (warnings.length > 0) sections.push({ title: 'Warnings', bullets: warnings.map(escapeMarkdown) });
   if (baseline === null) {
     sections.push({
       title: SUMMARY_SECTIONS.improved,

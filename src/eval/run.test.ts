@@ -417,3 +417,26 @@ test('a signed-off waiver turns the failing critical-slice rule into waived and 
   assert.equal(r.verdict!.rules[0]!.status, 'waived');
   assert.equal(existsSync(join(r.out, EVAL_RUN_FILES.blocking)), false);
 });
+
+test('a baseline evaluated on another manifest is compared with a warning in the report and the summary', async () => {
+  const sub = join(world, 'subset.manifest');
+  writeFileSync(sub, readFileSync(manifest, 'utf8').split('\n').slice(0, 8).join('\n') + '\n');
+  const r = await evaluateModel(
+    opts({
+      predictions: join(base, 'perfect.json'),
+      manifest: sub,
+      gt: join(world, 'golden_test.json'),
+      baseline: perfectReport,
+      charts: false,
+    }),
+  );
+  const warnings = (r.report as Record<string, unknown>)['warnings'] as string[];
+  assert.ok(
+    warnings.some((w) => /another manifest/.test(w)),
+    warnings.join('\n'),
+  );
+  assert.match(
+    readFileSync(join(r.out, EVAL_RUN_FILES.summary), 'utf8'),
+    /## Warnings[\s\S]*another manifest/,
+  );
+});

@@ -307,7 +307,8 @@ export async function evaluateModel(options: EvalRunOptions): Promise<EvalResult
       const b = (baseline['weighted_map'] as { value?: unknown }).value;
       deltas['weighted_map'] = typeof a === 'number' && typeof b === 'number' ? a - b : null;
     }
-    return { ...report, deltas };
+    const warnings = baselineWarnings(report, baseline, options.baseline ?? 'the baseline');
+    return { ...report, deltas, ...(warnings.length > 0 ? { warnings } : {}) };
   });
 
   const verdict = await step('gate', () => {
@@ -416,6 +417,33 @@ export async function produceDetections(
     },
     latency: res.latency,
   };
+}
+
+/**
+ * Warnings about a comparison that may not be like for like: the baseline was evaluated on another
+ * manifest or ground truth, or lacks slices the candidate has.
+ */
+export function baselineWarnings(report: EvalReport, baseline: EvalReport, file: string): string[] {
+  const out: string[] = [];
+  const ds = report.dataset as Record<string, unknown>;
+  const bs = baseline.dataset as Record<string, unknown>;
+  for (const [key, what] of [
+    ['manifest_sha256', 'manifest'],
+    ['ground_truth_sha256', 'ground truth'],
+  ] as const) {
+    const a = ds[key];
+    const b = bs[key];
+    if (typeof a === 'string' && typeof b === 'string' && a !== b)
+      out.push(
+        `${file} was evaluated on another ${what} (sha256 ${b.slice(0, 12)}..., this run ${a.slice(0, 12)}...): deltas compare different data`,
+      );
+    else if (typeof a === 'string' && b === undefined)
+      out.push(`${file} does not record its ${what} digest: deltas may compare different data`);
+  }
+  const names = new Set(baseline.slices.map((s) => s.name));
+  const missing = report.slices.filter((s) => !names.has(s.name)).map((s) => s.name);
+  if (missing.length > 0) out.push(`${file} has no slice(s) ${missing.join(', ')}: no deltas for them`);
+  return out;
 }
 
 function perClassDeltas(
