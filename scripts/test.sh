@@ -17,6 +17,13 @@ npx --no-install prettier --check . >/dev/null || { npx --no-install prettier --
 echo "== lint (eslint)"
 npx --no-install eslint .
 
+echo "== PostgreSQL for the registry tests (scripts/pg.sh, loopback)"
+pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/drivegate-pg.XXXXXX")"
+trap 'bash scripts/pg.sh stop "$pg_dir"' EXIT
+DRIVEGATE_TEST_PG_URL="$(bash scripts/pg.sh start "$pg_dir")"
+export DRIVEGATE_TEST_PG_URL
+echo "PostgreSQL at $DRIVEGATE_TEST_PG_URL"
+
 echo "== tests (node --test)"
 mapfile -t files < <(find dist/src dist/bench -name '*.test.js' 2>/dev/null | sort)
 if [ "${#files[@]}" -eq 0 ]; then echo "no test files found" >&2; exit 1; fi

@@ -3,9 +3,11 @@
  * program; add new groups here.
  */
 import type { Command } from 'commander';
+import { registerDemo } from './demo.js';
 import { registerDetect } from './detect.js';
 import { registerEval } from './eval.js';
 import { registerEvalRun } from './eval-run.js';
+import { registerRegistry } from './registry.js';
 import { registerRuns } from './runs.js';
 import { registerStore } from './store.js';
 import { registerWorld } from './world.js';
@@ -13,10 +15,12 @@ import { registerWorld } from './world.js';
 /** Registers every command group on `program`. */
 export function registerCommands(program: Command): void {
   void program;
+  registerDemo(program);
   registerDetect(program);
   registerEval(program);
   registerEvalRun(program);
   registerStore(program);
   registerRuns(program);
+  registerRegistry(program);
   registerWorld(program);
 }
