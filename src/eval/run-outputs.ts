@@ -246,6 +246,8 @@ interface Change {
   value: number | null;
   critical: boolean;
   filter: Record<string, unknown> | null;
+  /** Ground-truth objects behind the number (small counts: read the change with care). */
+  objects?: number;
 }
 
 /** Metric changes vs the baseline beyond the tolerance (mAP per slice, overall metrics, ECE, p95). */
@@ -280,6 +282,7 @@ export function changesVsBaseline(
     if (v === null || b === null) continue;
     add(
       {
+        ...(typeof s.num_gt === 'number' ? { objects: s.num_gt } : {}),
         what: `mAP on slice '${s.name}'`,
         slice: s.name,
         delta: v - b,
@@ -312,8 +315,12 @@ export function changesVsBaseline(
   return { improved, regressed };
 }
 
-const changeText = (c: Change): string =>
-  `${escapeMarkdown(c.what)}${c.critical ? ' (critical)' : ''}: ${fmtFixed(c.value)} (${fmtDelta(c.delta)})`;
+const changeText = (c: Change): string => {
+  const notes = [c.critical ? 'critical' : '', c.objects !== undefined ? `${fmtInt(c.objects)} objects` : '']
+    .filter((x) => x !== '')
+    .join(', ');
+  return `${escapeMarkdown(c.what)}${notes ? ` (${notes})` : ''}: ${fmtFixed(c.value)} (${fmtDelta(c.delta)})`;
+};
 
 /** "Mine more night + pedestrian frames" for a slice filter. */
 function mineText(name: string, filter: Record<string, unknown>): string {
