@@ -11,6 +11,7 @@
  *    affine in screen space for a plane), shaded per face by the sun and per pixel by its material.
  *    The depth buffer gives exact occlusion; a per-actor stamp buffer counts the actor's own
  *    projected pixels whatever covers them.
+ *    Before the actors, each casts a contact shadow on the visible ground (by day and at dusk).
  * 3. lamps (vehicle head/tail lights, street lamps) glow additively where not hidden.
  * 4. fog (exp(-density * distance) blend to the fog colour), rain streaks or snow flakes, sensor
  *    noise seeded by state.renderSeed, quantization to bytes.
@@ -272,7 +273,6 @@ interface Frame {
   egoBeam: number;
   /** Street lamps lit (urban, low light). */
   lampLight: number;
-  urban: boolean;
   road: WorldState['road'];
   odometer: number;
   roadRight: number;
@@ -524,7 +524,6 @@ function drawBackground(f: Frame): void {
 /** The face being rasterized (module scratch, reused). */
 const face = {
   mat: 0,
-  top: false,
   // lit base and alternate colours
   r: 0,
   g: 0,
@@ -569,7 +568,7 @@ const FACES: ReadonlyArray<readonly [number, number, number, number]> = [
   [2, 3, 7, 6], // rear (-x)
   [3, 0, 4, 7], // left (+y)
   [1, 2, 6, 5], // right (-y)
-  [7, 4, 5, 6], // top: a along -y... b along -x
+  [7, 4, 5, 6], // top: a from rear to front, b from left to right
 ];
 
 /** Shading result of the current fragment (module scratch). */
@@ -1104,7 +1103,6 @@ function drawPart(
     }
     const fc = face;
     fc.mat = mat;
-    fc.top = isTop;
     fc.light = L;
     fc.r = base[0] * L;
     fc.g = base[1] * L;
@@ -1424,7 +1422,6 @@ export function renderCamera(
     cosP: Math.cos(cam.pitch),
     egoBeam: tod === 'night' ? 1 : tod === 'dusk' ? 0.35 : 0,
     lampLight: state.road.type === 'urban' && tod !== 'day' ? (tod === 'night' ? 0.9 : 0.25) : 0,
-    urban: state.road.type === 'urban',
     road: state.road,
     odometer: state.odometer,
     roadRight: edges.right,
