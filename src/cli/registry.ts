@@ -37,13 +37,15 @@ function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : text + '\n');
 }
 
-function addRegistryOptions(cmd: Command): Command {
-  return addWorkspaceOptions(cmd)
-    .option('--json', 'machine output (JSON on stdout)')
-    .option(
+function addRegistryOptions(cmd: Command, withUser = true): Command {
+  addWorkspaceOptions(cmd).option('--json', 'machine output (JSON on stdout)');
+  if (withUser) {
+    cmd.option(
       '--user <name>',
       'local mode: act as this user, with their roles (default $DRIVEGATE_USER or your login)',
-    )
+    );
+  }
+  return cmd
     .option('--server <url>', 'remote mode: the registry server (default $DRIVEGATE_SERVER)')
     .option('--token <token>', 'remote mode: an API token (default $DRIVEGATE_TOKEN)')
     .option(
@@ -480,6 +482,7 @@ export function registerRegistry(program: Command): void {
       )
       .requiredOption('--user <name>', 'the user the token acts as')
       .requiredOption('--role <role>', 'admin | technical | safety | security | product | consumer'),
+    false,
   )
     .addHelpText('after', '\nExample:\n  drivegate registry token create --user ci-bot --role technical\n')
     .action(async (flags: RegistryFlags & { user: string; role: string }) => {
