@@ -107,62 +107,66 @@ function evalStep(m: DemoModel, baseline: DemoModel | null): Step<DemoArgs> {
   };
 }
 
+const worldStep: Step<DemoArgs> = {
+  name: 'world',
+  version: 1,
+  inputs: (v) => ({
+    values: { scenes: v.args.scenes, framesPerScene: v.args.framesPerScene, seed: v.args.seed },
+  }),
+  outputs: ['world/'],
+  async run(ctx) {
+    ctx.progress(0, ctx.args.scenes);
+    const summary = await generateDataset({
+      out: ctx.out('world/'),
+      overwrite: true,
+      scenes: ctx.args.scenes,
+      framesPerScene: ctx.args.framesPerScene,
+      seed: ctx.args.seed,
+      minGapSeconds: 600,
+      geoSeparation: true,
+      onProgress: (done, total) => ctx.progress(done, total),
+    });
+    return { frames: summary.frames, splits: summary.splits };
+  },
+};
+
+const validateStep: Step<DemoArgs> = {
+  name: 'validate',
+  version: 1,
+  inputs: (v) => ({
+    files: {
+      world: v.outputPath('world', 'world/'),
+      expectations: join(packageRoot(), 'examples', 'expectations.yaml'),
+      leakage: join(packageRoot(), 'examples', 'leakage.yaml'),
+    },
+  }),
+  outputs: ['validation.json'],
+  async run(ctx) {
+    const world = ctx.inputs.files['world'] ?? '';
+    const report = await validateDatasets({
+      manifests: ['train', 'val', 'test'].map((s) => join(world, `golden_${s}.manifest`)),
+      expectations: ctx.inputs.files['expectations'],
+      leakagePolicy: ctx.inputs.files['leakage'],
+      checkFiles: true,
+    });
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(ctx.out('validation.json'), JSON.stringify(report, null, 2) + '\n');
+    if (!report.passed) {
+      throw new DrivegateError(
+        'GATE_FAILED',
+        `the demo world failed validation: ${report.failures.join('; ')}`,
+      );
+    }
+    return { status: report.status };
+  },
+};
+
 /** The demo workflow. */
 export const demoWorkflow: Workflow<DemoArgs> = {
   name: 'demo',
   steps: [
-    {
-      name: 'world',
-      version: 1,
-      inputs: (v) => ({
-        values: { scenes: v.args.scenes, framesPerScene: v.args.framesPerScene, seed: v.args.seed },
-      }),
-      outputs: ['world/'],
-      async run(ctx) {
-        ctx.progress(0, ctx.args.scenes);
-        const summary = await generateDataset({
-          out: ctx.out('world/'),
-          overwrite: true,
-          scenes: ctx.args.scenes,
-          framesPerScene: ctx.args.framesPerScene,
-          seed: ctx.args.seed,
-          minGapSeconds: 600,
-          geoSeparation: true,
-          onProgress: (done, total) => ctx.progress(done, total),
-        });
-        return { frames: summary.frames, splits: summary.splits };
-      },
-    },
-    {
-      name: 'validate',
-      version: 1,
-      inputs: (v) => ({
-        files: {
-          world: v.outputPath('world', 'world/'),
-          expectations: join(packageRoot(), 'examples', 'expectations.yaml'),
-          leakage: join(packageRoot(), 'examples', 'leakage.yaml'),
-        },
-      }),
-      outputs: ['validation.json'],
-      async run(ctx) {
-        const world = ctx.inputs.files['world'] ?? '';
-        const report = await validateDatasets({
-          manifests: ['train', 'val', 'test'].map((s) => join(world, `golden_${s}.manifest`)),
-          expectations: ctx.inputs.files['expectations'],
-          leakagePolicy: ctx.inputs.files['leakage'],
-          checkFiles: true,
-        });
-        const { writeFile } = await import('node:fs/promises');
-        await writeFile(ctx.out('validation.json'), JSON.stringify(report, null, 2) + '\n');
-        if (!report.passed) {
-          throw new DrivegateError(
-            'GATE_FAILED',
-            `the demo world failed validation: ${report.failures.join('; ')}`,
-          );
-        }
-        return { status: report.status };
-      },
-    },
+    worldStep,
+    validateStep,
     evalStep(DEMO_MODELS[0]!, null),
     evalStep(DEMO_MODELS[1]!, DEMO_MODELS[0]!),
     evalStep(DEMO_MODELS[2]!, DEMO_MODELS[0]!),
