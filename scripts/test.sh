@@ -8,14 +8,17 @@ cd "$(dirname "$0")/.."
 
 bash scripts/ensure-system-deps.sh
 
-echo "== build + typecheck (tsc, strict)"
-npx --no-install tsc -p tsconfig.json
+bin=node_modules/.bin
+
+echo "== build + typecheck (tsc, strict; a clean dist/ so no stale test survives)"
+rm -rf dist
+"$bin/tsc" -p tsconfig.json
 
 echo "== format (prettier --check)"
-npx --no-install prettier --check . >/dev/null || { npx --no-install prettier --check . ; exit 1; }
+"$bin/prettier" --check . >/dev/null || { "$bin/prettier" --check . ; exit 1; }
 
 echo "== lint (eslint)"
-npx --no-install eslint .
+"$bin/eslint" .
 
 echo "== PostgreSQL for the registry tests (scripts/pg.sh, loopback)"
 pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/drivegate-pg.XXXXXX")"
