@@ -278,7 +278,18 @@ interface Frame {
   roadRight: number;
   roadLeft: number;
   skyAvg: Rgb;
+  /** Pools of light on the road ahead of vehicles with lights on (low light): ego-frame centres. */
+  poolX: Float64Array;
+  poolY: Float64Array;
+  poolCount: number;
 }
+
+/** Most headlight pools drawn per frame (the nearest vehicles with lights on). */
+const MAX_POOLS = 6;
+/** Headlight pool: distance ahead of the vehicle's front, gaussian radius and strength. */
+const POOL_AHEAD = 5;
+const POOL_SIGMA = 3.5;
+const POOL_STRENGTH = 0.55;
 
 /** Ego-frame point -> camera frame into out[0..2]. */
 function toCam(f: Frame, x: number, y: number, z: number, out: Float64Array, o: number): void {
@@ -321,6 +332,32 @@ function lampLightAt(f: Frame, x: number, lateral: number): number {
   const dl0 = lateral - lampLateral(f, 0);
   const dl1 = lateral - lampLateral(f, 1);
   return f.lampLight * (expNeg((dx0 * dx0 + dl0 * dl0) * k) + expNeg((dx1 * dx1 + dl1 * dl1) * k));
+}
+
+/** Picks the nearest vehicles with lights on (up to MAX_POOLS) and places their headlight pools. */
+function collectPools(fr: Frame, actors: readonly Actor[]): void {
+  let count = 0;
+  const dist = new Float64Array(MAX_POOLS);
+  for (const a of actors) {
+    if (!a.lightsOn || (a.cls !== 'car' && a.cls !== 'truck')) continue;
+    const d = a.position.x - fr.cam.position.x;
+    if (d < -5 || d > 80) continue;
+    const range = Math.hypot(d, a.position.y);
+    // Insert by range, keeping the nearest MAX_POOLS.
+    let k = count < MAX_POOLS ? count++ : MAX_POOLS - 1;
+    if (k === MAX_POOLS - 1 && count === MAX_POOLS && range >= dist[k]! && dist[k]! > 0) continue;
+    while (k > 0 && dist[k - 1]! > range) {
+      dist[k] = dist[k - 1]!;
+      fr.poolX[k] = fr.poolX[k - 1]!;
+      fr.poolY[k] = fr.poolY[k - 1]!;
+      k--;
+    }
+    const reach = a.size.length / 2 + POOL_AHEAD;
+    dist[k] = range;
+    fr.poolX[k] = a.position.x + Math.cos(a.yaw) * reach;
+    fr.poolY[k] = a.position.y + Math.sin(a.yaw) * reach;
+  }
+  fr.poolCount = count;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -389,6 +426,9 @@ function drawBackground(f: Frame): void {
   const lampK = 1 / (2 * SIGMA_LAMP * SIGMA_LAMP);
   const lampLat0 = lampLateral(f, 0);
   const lampLat1 = lampLateral(f, 1);
+  const poolK = 1 / (2 * POOL_SIGMA * POOL_SIGMA);
+  const rowPoolY = new Float64Array(MAX_POOLS);
+  const rowPoolA = new Float64Array(MAX_POOLS);
   for (let j = 0; j < H; j++) {
     const yn = ctx.yn[j]!;
     const dz = -cosP * yn - sinP; // ego z of the ray (x_cam = 0)
@@ -454,7 +494,16 @@ function drawBackground(f: Frame): void {
       if (lampA < 1e-4) lampA = 0;
       if (lampB < 1e-4) lampB = 0;
     }
-    const lit = beamFall > 0 || lampA > 0 || lampB > 0;
+    // Headlight pools of other vehicles that reach this row.
+    let pools = 0;
+    for (let q = 0; q < f.poolCount; q++) {
+      const dx = x - f.poolX[q]!;
+      if (dx * dx > 9 * POOL_SIGMA * POOL_SIGMA) continue;
+      rowPoolY[pools] = f.poolY[q]!;
+      rowPoolA[pools] = POOL_STRENGTH * f.egoBeam * expNeg(dx * dx * poolK);
+      pools++;
+    }
+    const lit = beamFall > 0 || lampA > 0 || lampB > 0 || pools > 0;
     for (let i = 0; i < W; i++) {
       const p = row + i;
       const l = l0 + lStep * i;
@@ -508,6 +557,13 @@ function drawBackground(f: Frame): void {
         if (lampB > 0) {
           const dl = l - lampLat1;
           L += lampB * expNeg(dl * dl * lampK);
+        }
+        if (pools > 0) {
+          const y = y0 + yStep * i;
+          for (let q = 0; q < pools; q++) {
+            const dy = y - rowPoolY[q]!;
+            L += rowPoolA[q]! * expNeg(dy * dy * poolK);
+          }
         }
       }
       r[p] = cr * L;
@@ -1426,12 +1482,16 @@ export function renderCamera(
     odometer: state.odometer,
     roadRight: edges.right,
     roadLeft: edges.left,
+    poolX: new Float64Array(MAX_POOLS),
+    poolY: new Float64Array(MAX_POOLS),
+    poolCount: 0,
     skyAvg: [
       (light.skyHorizon[0] + light.skyZenith[0]) / 2,
       (light.skyHorizon[1] + light.skyZenith[1]) / 2,
       (light.skyHorizon[2] + light.skyZenith[2]) / 2,
     ],
   };
+  if (fr.egoBeam > 0) collectPools(fr, state.actors);
   drawBackground(fr);
 
   // Scenery (background class, no instance), from templates cached per road look.
