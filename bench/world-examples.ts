@@ -1,6 +1,6 @@
 /**
  * Renders the example frames of the reference world (docs/img/world-*.png): each example scene at
- * 384x192 (without sensor noise, which PNG cannot compress, to keep the files small) and at the
+ * 384x192 (without sensor noise, which PNG compresses poorly, to keep the files small) and at the
  * default 192x96 (as the simulator sees it, noise included), plus the semantic mask of the
  * clear-day scene.
  * Run: node --import tsx bench/world-examples.ts [outDir]
@@ -11,16 +11,7 @@ import { packageRoot } from '../src/core/paths.js';
 import { encodePng, encodePngPalette } from '../src/world/png.js';
 import { renderCamera } from '../src/world/render/camera.js';
 import { exampleScenes } from '../src/world/render/example-states.js';
-import type { Rgb } from '../src/world/types.js';
-
-const SEMANTIC_PALETTE: Rgb[] = [
-  [0, 0, 0],
-  [128, 64, 128],
-  [255, 255, 255],
-  [0, 0, 142],
-  [220, 20, 60],
-  [255, 170, 0],
-];
+import { SEMANTIC_PALETTE } from '../src/world/export-scene.js';
 
 const outDir = process.argv[2] ?? join(packageRoot(), 'docs', 'img');
 mkdirSync(outDir, { recursive: true });
