@@ -186,6 +186,7 @@ export class RegistryService {
   readonly policy: Policy;
   private readonly clock: () => Date;
   private readonly beforeCommit: (() => Promise<void>) | undefined;
+  private readonly cache = new Map<string, { gen: number; value: unknown }>();
 
   constructor(db: RegistryDb, options: RegistryServiceOptions = {}) {
     this.db = db;
@@ -224,6 +225,10 @@ export class RegistryService {
         expected: 'Authorization: Bearer <token>',
       });
     }
+    const gen = await this.generation();
+    const key = `t\u0000${sha256(token)}`;
+    const hit = this.cacheGet<Principal>(key, gen);
+    if (hit !== undefined) return hit;
     const row = await this.db.db
       .selectFrom('tokens')
       .innerJoin('user_roles', (j) =>
@@ -235,7 +240,32 @@ export class RegistryService {
     if (row === undefined || row.revoked_at !== null) {
       throw new DrivegateError('UNAUTHORIZED', 'unknown or revoked token');
     }
-    return { user: row.user_name, roles: [row.role as Role], via: 'token' };
+    const principal: Principal = { user: row.user_name, roles: [row.role as Role], via: 'token' };
+    this.cacheSet(key, gen, principal);
+    return principal;
+  }
+
+  /**
+   * The registry's generation: the audit head's sequence number. Every change appends an audit entry
+   * in its own transaction, so an unchanged generation means unchanged data; read caches are keyed
+   * by it (one indexed query instead of a dozen).
+   */
+  private async generation(): Promise<number> {
+    const r = await this.db.db
+      .selectFrom('audit')
+      .select((eb) => eb.fn.max('seq').as('g'))
+      .executeTakeFirst();
+    return Number(r?.g ?? 0);
+  }
+
+  private cacheGet<T>(key: string, gen: number): T | undefined {
+    const e = this.cache.get(key);
+    return e !== undefined && e.gen === gen ? (e.value as T) : undefined;
+  }
+
+  private cacheSet(key: string, gen: number, value: unknown): void {
+    if (this.cache.size >= 2000) this.cache.clear();
+    this.cache.set(key, { gen, value });
   }
 
   /**
@@ -652,6 +682,32 @@ export class RegistryService {
   /** One version with everything known about it (a consumer may read the production version only). */
   async showVersion(actor: Principal, model: string, version: string): Promise<VersionView> {
     this.requireReader(actor);
+    const gen = await this.generation();
+    const key = `v\u0000${model}\u0000${version}`;
+    let snap = this.cacheGet<{ view: VersionView; production: string | null }>(key, gen);
+    if (snap === undefined) {
+      snap = await this.loadVersion(model, version);
+      this.cacheSet(key, gen, snap);
+    }
+    const aliases = { production: snap.production };
+    if (this.isConsumerOnly(actor) && aliases.production !== version) {
+      throw new DrivegateError(
+        'FORBIDDEN',
+        `a consumer may read production versions only; ${model}@${version} is not production`,
+        {
+          expected: `${model}@${aliases.production ?? '(no production version)'}`,
+        },
+      );
+    }
+    const now = this.now();
+    return { ...snap.view, waivers: snap.view.waivers.map((w) => ({ ...w, expired: w.expires_at <= now })) };
+  }
+
+  /** Reads everything about a version (what showVersion caches per generation). */
+  private async loadVersion(
+    model: string,
+    version: string,
+  ): Promise<{ view: VersionView; production: string | null }> {
     const db = this.db.db;
     const v = await db
       .selectFrom('versions')
@@ -664,15 +720,6 @@ export class RegistryService {
       throw new DrivegateError('INTERNAL', 'version vanished');
     }
     const aliases = await this.aliasesOf(db, model);
-    if (this.isConsumerOnly(actor) && aliases.production !== version) {
-      throw new DrivegateError(
-        'FORBIDDEN',
-        `a consumer may read production versions only; ${model}@${version} is not production`,
-        {
-          expected: `${model}@${aliases.production ?? '(no production version)'}`,
-        },
-      );
-    }
     const [m, tags, reports, approvals, waivers] = await Promise.all([
       db.selectFrom('models').select('task').where('name', '=', model).executeTakeFirstOrThrow(),
       db
@@ -714,8 +761,7 @@ export class RegistryService {
     const latestEval = [...reports].reverse().find((r) => r.kind === 'eval');
     const evalSummary =
       latestEval === undefined ? undefined : parseJson<Record<string, unknown>>(latestEval.summary);
-    const now = this.now();
-    return {
+    const view: VersionView = {
       model,
       task: m.task,
       version,
@@ -756,11 +802,12 @@ export class RegistryService {
         justification: w.justification,
         approver: w.approver,
         expires_at: w.expires_at,
-        expired: w.expires_at <= now,
+        expired: false,
       })),
       created_at: v.created_at,
       created_by: v.created_by,
     };
+    return { view, production: aliases.production ?? null };
   }
 
   // ---- tags, approvals, waivers ------------------------------------------------------------------
