@@ -10,7 +10,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { packageRoot } from '../src/core/paths.js';
@@ -22,6 +23,19 @@ import { openFsStore } from '../src/store/fs.js';
 const seconds = Math.min(30, Math.max(1, Number(process.argv[2] ?? 5) || 5));
 const READS_PER_S = 1000;
 const WRITES_PER_S = 100;
+
+/** The server process's user+system CPU time in ms (Linux /proc), or undefined elsewhere. */
+function serverCpuMs(pid: number | undefined): number | undefined {
+  try {
+    const fields =
+      readFileSync(`/proc/${String(pid)}/stat`, 'utf8')
+        .split(') ')[1]
+        ?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -108,6 +122,7 @@ try {
   reads.length = 0;
   writes.length = 0;
   const inflight: Promise<void>[] = [];
+  const cpu0 = serverCpuMs(server.pid);
   const start = performance.now();
   let sentR = 0;
   let sentW = 0;
@@ -125,6 +140,7 @@ try {
   }
   await Promise.all(inflight);
   const wall = (performance.now() - start) / 1000;
+  const cpu1 = serverCpuMs(server.pid);
   // The alternative: the same reads through the service directly (no HTTP, no auth).
   const t0 = performance.now();
   for (let i = 0; i < 500; i++) await service.showVersion(tech, 'det', `1.${i % 20}.0`);
@@ -141,6 +157,17 @@ try {
     `  writes: ${(writes.length / wall).toFixed(0)}/s achieved (target ${WRITES_PER_S}/s)  p50 ${pct(writes, 50).toFixed(2)} ms  p99 ${w99.toFixed(2)} ms`,
   );
   console.log(`  errors: ${errors}`);
+  if (cpu0 !== undefined && cpu1 !== undefined) {
+    const perReq = (cpu1 - cpu0) / (reads.length + writes.length);
+    console.log(
+      `  server CPU: ${perReq.toFixed(3)} ms per request (${((cpu1 - cpu0) / 10 / wall).toFixed(0)}% of a core)`,
+    );
+  }
+  console.log(
+    `  machine load average at the end: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (${availableParallelism()} CPUs)`,
+  );
   console.log(
     `  p99 vs the 50 ms budget: reads ${(r99 / 50).toFixed(2)}x, writes ${(w99 / 50).toFixed(2)}x (${r99 < 50 && w99 < 50 ? 'MET' : 'MISSED'})`,
   );

@@ -168,6 +168,18 @@ const migrations: Record<string, Migration> = {
   },
 };
 
+migrations['0002_audit_scope'] = {
+  // What an audit entry is about, for read caches: '' (users, tokens), 'MODEL@VERSION' or 'MODEL@*'
+  // (a change to every version's view, e.g. alias moves). Derived from the payload; not hashed.
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .alterTable('audit')
+      .addColumn('scope', 'text', (c) => c.notNull().defaultTo(''))
+      .execute();
+    await db.schema.createIndex('audit_scope_seq').on('audit').columns(['scope', 'seq']).execute();
+  },
+};
+
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
 
 /** True when `location` names a PostgreSQL database. */
@@ -227,7 +239,25 @@ export async function openRegistryDb(location: string): Promise<RegistryDb> {
     } catch (err) {
       throw unavailable(shown, err);
     }
-    db = new Kysely<RegistryTables>({ dialect: new SqliteDialect({ database: handle }) });
+    // Kysely's SQLite driver prepares every query; a statement cache by SQL text removes that cost
+    // (the registry's queries are a small fixed set; statements run synchronously, one at a time).
+    const statements = new Map<string, Database.Statement>();
+    const sqlite = handle;
+    const database = {
+      close: (): void => {
+        sqlite.close();
+      },
+      prepare: (text: string): Database.Statement => {
+        let stmt = statements.get(text);
+        if (stmt === undefined) {
+          stmt = sqlite.prepare(text);
+          if (statements.size >= 1000) statements.clear();
+          statements.set(text, stmt);
+        }
+        return stmt;
+      },
+    };
+    db = new Kysely<RegistryTables>({ dialect: new SqliteDialect({ database }) });
   }
   const migrator = new Migrator({
     db,
@@ -249,13 +279,21 @@ export async function openRegistryDb(location: string): Promise<RegistryDb> {
 }
 
 async function migrateWithLock(migrator: Migrator): Promise<{ error?: unknown }> {
-  try {
-    // Kysely's Migrator takes its own lock; SQLite's busy_timeout covers concurrent first opens.
-    const r = await migrator.migrateToLatest();
-    return r.error !== undefined ? { error: r.error } : {};
-  } catch (err) {
-    return { error: err };
+  // Kysely's Migrator locks (PostgreSQL) or runs in a transaction (SQLite). Two processes opening a
+  // fresh database at once can still collide on creating the migration tables; the loser retries and
+  // then finds the schema up to date.
+  let last: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const r = await migrator.migrateToLatest();
+      if (r.error === undefined) return {};
+      last = r.error;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
   }
+  return { error: last };
 }
 
 function unavailable(location: string, err: unknown): DrivegateError {

@@ -3,6 +3,7 @@
  * ISO-8601 UTC text (`2026-11-27T10:00:00.000Z`), which sorts by time on both SQLite and PostgreSQL;
  * JSON documents are text holding canonical JSON.
  */
+import type { Generated } from 'kysely';
 
 /** A person or service that acts on the registry. */
 export interface UsersTable {
@@ -127,6 +128,8 @@ export interface AuditTable {
   payload: string;
   prev_hash: string;
   hash: string;
+  /** What the entry is about ('' global, 'MODEL@VERSION', 'MODEL@*'): a read-cache key, not hashed. */
+  scope: Generated<string>;
 }
 
 /** Every table of the registry database. */

@@ -225,7 +225,7 @@ export class RegistryService {
         expected: 'Authorization: Bearer <token>',
       });
     }
-    const gen = await this.generation();
+    const gen = await this.generation(['']);
     const key = `t\u0000${sha256(token)}`;
     const hit = this.cacheGet<Principal>(key, gen);
     if (hit !== undefined) return hit;
@@ -246,14 +246,15 @@ export class RegistryService {
   }
 
   /**
-   * The registry's generation: the audit head's sequence number. Every change appends an audit entry
-   * in its own transaction, so an unchanged generation means unchanged data; read caches are keyed
-   * by it (one indexed query instead of a dozen).
+   * The generation of some scopes: the sequence number of the newest audit entry about them. Every
+   * change appends an audit entry in its own transaction, so an unchanged generation means unchanged
+   * data; read caches are keyed by it (one indexed query instead of a dozen).
    */
-  private async generation(): Promise<number> {
+  private async generation(scopes: string[]): Promise<number> {
     const r = await this.db.db
       .selectFrom('audit')
       .select((eb) => eb.fn.max('seq').as('g'))
+      .where('scope', 'in', scopes)
       .executeTakeFirst();
     return Number(r?.g ?? 0);
   }
@@ -378,7 +379,12 @@ export class RegistryService {
     };
     await trx
       .insertInto('audit')
-      .values({ ...entry, seq: (last?.seq ?? 0) + 1, hash: auditEntryHash(entry) })
+      .values({
+        ...entry,
+        seq: (last?.seq ?? 0) + 1,
+        hash: auditEntryHash(entry),
+        scope: auditScope(action, payload),
+      })
       .execute();
   }
 
@@ -682,7 +688,7 @@ export class RegistryService {
   /** One version with everything known about it (a consumer may read the production version only). */
   async showVersion(actor: Principal, model: string, version: string): Promise<VersionView> {
     this.requireReader(actor);
-    const gen = await this.generation();
+    const gen = await this.generation([`${model}@${version}`, `${model}@*`]);
     const key = `v\u0000${model}\u0000${version}`;
     let snap = this.cacheGet<{ view: VersionView; production: string | null }>(key, gen);
     if (snap === undefined) {
@@ -1220,6 +1226,15 @@ export class RegistryService {
       .limit(limit)
       .execute();
   }
+}
+
+/** The audit scope of a change: '' (users, tokens), 'MODEL@VERSION', or 'MODEL@*' (alias moves). */
+function auditScope(action: string, payload: unknown): string {
+  const p = (payload ?? {}) as { model?: unknown; version?: unknown };
+  if (typeof p.model !== 'string') return '';
+  if (action === 'version.stage' || action === 'model.rollback' || typeof p.version !== 'string')
+    return `${p.model}@*`;
+  return `${p.model}@${p.version}`;
 }
 
 /** Checks a stage name (staging, candidate, production). */
