@@ -473,7 +473,39 @@ export function registerRegistry(program: Command): void {
       if (!v.ok) process.exitCode = new DrivegateError('INTEGRITY', 'audit chain broken').exitCode;
     });
 
+  addRegistryOptions(
+    audit
+      .command('log')
+      .description('Print audit entries (seq, time, actor, action, payload), oldest first.')
+      .option('--after <seq>', 'only entries after this sequence number', '0')
+      .option('--limit <n>', 'at most this many entries', '1000'),
+  )
+    .addHelpText('after', '\nExample:\n  drivegate registry audit log --after 120 --user auditor\n')
+    .action(async (flags: RegistryFlags & { after: string; limit: string }) => {
+      const entries = await withSession(flags, (s) =>
+        s.api.auditLog(Number(flags.after) || 0, Math.min(10_000, Number(flags.limit) || 1000)),
+      );
+      if (flags.json) print(JSON.stringify(entries));
+      else
+        print(
+          entries.map((e) => `${e.seq}  ${e.at}  ${e.actor}  ${e.action}  ${e.payload}`).join('\n') ||
+            '(no entries)',
+        );
+    });
+
   const token = reg.command('token').description('API tokens.');
+  addRegistryOptions(
+    token
+      .command('revoke')
+      .description('Revoke every token of a user. Local mode bootstraps; remote needs admin.')
+      .requiredOption('--user <name>', 'whose tokens to revoke'),
+    false,
+  )
+    .addHelpText('after', '\nExample:\n  drivegate registry token revoke --user ci-bot\n')
+    .action(async (flags: RegistryFlags & { user: string }) => {
+      const r = await withSession({ ...flags, user: 'local-admin' }, (s) => s.api.revokeTokens(flags.user));
+      print(flags.json ? JSON.stringify(r) : `revoked ${r.revoked} token(s) of ${r.user}`);
+    });
   addRegistryOptions(
     token
       .command('create')

@@ -410,6 +410,9 @@ export function registryContract(name: string, factory: DbFactory): void {
         await rejectsWith(c.service.tag(consumer, 'det', '1.0.0', 'x'), 'FORBIDDEN');
         await rejectsWith(c.service.createToken(c.tech, 'eve', 'admin'), 'FORBIDDEN');
         await rejectsWith(c.service.authenticate('dg_nope'), 'UNAUTHORIZED');
+        await rejectsWith(c.service.revokeTokens(c.tech, 'fleet'), 'FORBIDDEN');
+        assert.deepEqual(await c.service.revokeTokens(c.admin, 'fleet'), { user: 'fleet', revoked: 1 });
+        await rejectsWith(c.service.authenticate(token), 'UNAUTHORIZED');
         await rejectsWith(c.service.authenticate(undefined), 'UNAUTHORIZED');
       }));
 

@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { DrivegateError, asDrivegateError } from '../core/errors.js';
 import type { ErrorCode } from '../core/errors.js';
-import type { AuditVerdict } from './audit.js';
+import type { AuditEntry, AuditVerdict } from './audit.js';
 import type { Alias, Role, TransitionPlan } from './policy.js';
 import type { AliasEvent, ModelView, Principal, RegistryService, VersionView } from './service.js';
 
@@ -54,6 +54,8 @@ export interface RegistryApi {
   ): Promise<{ events: AliasEvent[]; at?: string; state?: Partial<Record<Alias, string | null>> }>;
   auditVerify(expectedHead?: string): Promise<AuditVerdict>;
   createToken(user: string, role: string): Promise<{ token: string; user: string; role: Role }>;
+  revokeTokens(user: string): Promise<{ user: string; revoked: number }>;
+  auditLog(afterSeq: number, limit: number): Promise<AuditEntry[]>;
 }
 
 /** The API on the local database, acting as `principal` (token creation bootstraps: no role needed). */
@@ -72,6 +74,8 @@ export function localApi(service: RegistryService, principal: Principal): Regist
     history: (m, o) => service.history(principal, m, o),
     auditVerify: (h) => service.auditVerify(principal, h),
     createToken: (u, r) => service.createToken('bootstrap', u, r),
+    revokeTokens: (u) => service.revokeTokens('bootstrap', u),
+    auditLog: (after, limit) => service.auditLog(principal, after, limit),
   };
 }
 
@@ -138,6 +142,8 @@ export function remoteApi(baseUrl: string, token: string): RegistryApi {
     },
     auditVerify: (h) => call('GET', `/audit/verify${h !== undefined ? `?head=${enc(h)}` : ''}`),
     createToken: (user, role) => call('POST', '/tokens', { user, role }),
+    revokeTokens: (user) => call('POST', '/tokens/revoke', { user }),
+    auditLog: (after, limit) => call('GET', `/audit?after=${after}&limit=${limit}`),
   };
 }
 
@@ -303,6 +309,9 @@ function routes(service: RegistryService): Route[] {
     ),
     r('POST', '/tokens', 'Create a token (admin): {user, role}; returns it once', ({ principal, body }) =>
       service.createToken(principal, str(body, 'user') ?? '', str(body, 'role') ?? ''),
+    ),
+    r('POST', '/tokens/revoke', 'Revoke every token of a user (admin): {user}', ({ principal, body }) =>
+      service.revokeTokens(principal, str(body, 'user') ?? ''),
     ),
   ];
 }

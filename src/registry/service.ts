@@ -306,6 +306,32 @@ export class RegistryService {
     return { token, user, role: r };
   }
 
+  /** Revokes every token of `user` (admin, or local bootstrap); returns how many were revoked. */
+  async revokeTokens(
+    actor: Principal | 'bootstrap',
+    user: string,
+  ): Promise<{ user: string; revoked: number }> {
+    validateUserName(user);
+    if (actor !== 'bootstrap') this.require(actor, WRITERS.tokens, 'revoke tokens');
+    const by = actor === 'bootstrap' ? 'local-admin' : actor.user;
+    const revoked = await this.write(
+      by,
+      'token.revoke',
+      { user },
+      async (trx, now) => {
+        const r = await trx
+          .updateTable('tokens')
+          .set({ revoked_at: now })
+          .where('user_name', '=', user)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        return Number(r.numUpdatedRows);
+      },
+      (n) => ({ revoked: n }),
+    );
+    return { user, revoked };
+  }
+
   private async ensureUser(trx: RegistryKysely, user: string, now: string): Promise<void> {
     await trx
       .insertInto('users')
