@@ -51,6 +51,8 @@ test('the REST API authenticates tokens, answers JSON errors with their status c
     assert.equal((await raw('GET', '/api/v1/models')).status, 401);
     assert.equal((await raw('GET', '/api/v1/models', 'dg_wrong')).json.error?.code, 'UNAUTHORIZED');
     assert.equal((await raw('GET', '/api/v1/models/nope', tech.token)).status, 404);
+    assert.equal((await raw('GET', '/api/v1/models/%E0%A4%A', tech.token)).status, 400);
+    assert.equal((await raw('DELETE', '/api/v1/models', tech.token)).status, 400);
     assert.equal((await raw('GET', '/api/v1/models/det/versions/1.0', tech.token)).status, 404);
     assert.equal(
       (await raw('POST', '/api/v1/models/det/versions/1.0.0/tags', tech.token, '{bad')).status,

@@ -196,7 +196,15 @@ function routes(service: RegistryService): Route[] {
     handler,
     pattern: new RegExp('^/api/v1' + path.replace(/\{[a-z]+\}/g, seg) + '$'),
   });
-  const p = (params: string[], i: number): string => decodeURIComponent(params[i] ?? '');
+  const p = (params: string[], i: number): string => {
+    try {
+      return decodeURIComponent(params[i] ?? '');
+    } catch {
+      throw new DrivegateError('BAD_INPUT', 'invalid percent-encoding in the path', {
+        found: params[i] ?? '',
+      });
+    }
+  };
   return [
     r('GET', '/models', 'List models and their aliases', ({ principal }) => service.list(principal)),
     r('GET', '/models/{model}', 'A model: aliases and versions', ({ principal, params }) =>
@@ -375,9 +383,19 @@ function send(res: ServerResponse, status: number, value: unknown): void {
 
 /** Creates (not started) the registry HTTP server over `service`. */
 export function createRegistryServer(service: RegistryService): Server {
+  return createServer(registryRequestHandler(service));
+}
+
+/**
+ * The registry's request handler (`/openapi.json`, `/api/v1/...`), for mounting the API in another
+ * server (the console). It answers every request it is given; route other paths elsewhere first.
+ */
+export function registryRequestHandler(
+  service: RegistryService,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const table = routes(service);
   const openapi = openApiDocument(service);
-  return createServer((req, res) => {
+  return (req, res) => {
     void (async () => {
       try {
         const url = new URL(req.url ?? '/', 'http://localhost');
@@ -409,5 +427,5 @@ export function createRegistryServer(service: RegistryService): Server {
         send(res, e.httpStatus, { error: e.toJSON() });
       }
     })();
-  });
+  };
 }

@@ -51,3 +51,11 @@ export type {
   ModelView,
   AliasEvent,
 } from './service.js';
+export {
+  createRegistryServer,
+  registryRequestHandler,
+  localApi,
+  remoteApi,
+  openApiDocument,
+} from './http.js';
+export type { RegistryApi, TransitionResult } from './http.js';
