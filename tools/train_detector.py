@@ -123,7 +123,7 @@ def build_parser():
     p.add_argument('--weight-decay', type=float, default=5e-2, help='AdamW decoupled weight decay')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
-    p.add_argument('--threads', type=int, default=0, help='CPU threads for torch (0: all cores)')
+    p.add_argument('--threads', type=int, default=0, help='CPU threads for torch (0: all cores on cpu, 4 on cuda)')
     p.add_argument('--input-size', default='192x96', help='model input WIDTHxHEIGHT (multiples of 16)')
     p.add_argument('--width', type=int, default=32, help='base channel width of the network')
     p.add_argument('--filter', default='', help="manifest conditions to train on: 'weather=clear,fog;time_of_day=day'")
@@ -432,20 +432,34 @@ def build_targets(boxes, labels, crowds, size, flip):
 
 
 def make_batch(ds, idx, size, rng, augment, device):
-    imgs = ds.pixels[idx].astype(np.float32) / 255.0
-    flips = rng.random(len(idx)) < 0.5 if augment else np.zeros(len(idx), dtype=bool)
+    """A batch on `device`: normalised images (flip and contrast/brightness jitter when `augment`,
+    drawn from `rng`) and the CenterNet targets (numpy, per image). The image arithmetic runs with
+    torch on a CUDA device and with numpy on CPU (faster there than torch 1.13's CPU kernels)."""
+    n = len(idx)
+    flips = rng.random(n) < 0.5 if augment else np.zeros(n, dtype=bool)
     if augment:
-        imgs[flips] = imgs[flips][..., ::-1]
-        contrast = rng.uniform(0.7, 1.3, size=(len(idx), 1, 1, 1)).astype(np.float32)
-        bright = rng.uniform(-0.12, 0.12, size=(len(idx), 1, 1, 1)).astype(np.float32)
-        mean = imgs.mean(axis=(1, 2, 3), keepdims=True)
-        imgs = np.clip((imgs - mean) * contrast + mean + bright, 0.0, 1.0)
-    imgs = (imgs - np.array(MEAN, dtype=np.float32)[None, :, None, None]) / np.array(STD, dtype=np.float32)[
-        None, :, None, None
-    ]
+        contrast = rng.uniform(0.7, 1.3, size=(n, 1, 1, 1)).astype(np.float32)
+        bright = rng.uniform(-0.12, 0.12, size=(n, 1, 1, 1)).astype(np.float32)
+    mean_c = np.array(MEAN, dtype=np.float32).reshape(1, 3, 1, 1)
+    std_c = np.array(STD, dtype=np.float32).reshape(1, 3, 1, 1)
+    if device.type == 'cuda':
+        x = torch.from_numpy(ds.pixels[idx]).to(device).float().div_(255.0)
+        if augment:
+            flip = torch.from_numpy(flips).to(device).view(-1, 1, 1, 1)
+            x = torch.where(flip, x.flip(3), x)
+            m = x.mean(dim=(1, 2, 3), keepdim=True)
+            x = ((x - m) * torch.from_numpy(contrast).to(device) + m + torch.from_numpy(bright).to(device)).clamp_(0, 1)
+        x = ((x - torch.from_numpy(mean_c).to(device)) / torch.from_numpy(std_c).to(device)).contiguous()
+    else:
+        imgs = ds.pixels[idx].astype(np.float32) / 255.0
+        if augment:
+            imgs[flips] = imgs[flips][..., ::-1]
+            m = imgs.mean(axis=(1, 2, 3), keepdims=True)
+            imgs = np.clip((imgs - m) * contrast + m + bright, 0.0, 1.0)
+        x = torch.from_numpy(np.ascontiguousarray((imgs - mean_c) / std_c)).to(device)
     t = [build_targets(ds.boxes[i], ds.labels[i], ds.crowds[i], size, bool(f)) for i, f in zip(idx, flips)]
-    cols = [torch.from_numpy(np.stack([x[j] for x in t])).to(device) for j in range(6)]
-    return torch.from_numpy(np.ascontiguousarray(imgs)).to(device), cols
+    cols = [torch.from_numpy(np.stack([x_[j] for x_ in t])).to(device) for j in range(6)]
+    return x, cols
 
 
 # ----------------------------------------------------------------------------------------------
@@ -778,8 +792,11 @@ def main(argv):
             raise UsageError('--device cuda: CUDA is not available to this torch')
         if args.threads > 0:
             torch.set_num_threads(args.threads)
-        elif args.device == 'cpu':
-            torch.set_num_threads(os.cpu_count() or 1)
+        else:
+            # CPU training uses every core; with CUDA a few CPU threads avoid oversubscription when
+            # several trainings share a machine (the CPU side only builds targets).
+            cores = os.cpu_count() or 1
+            torch.set_num_threads(cores if args.device == 'cpu' else min(4, cores))
         set_determinism(args.seed, args.device)
         device = torch.device(args.device)
         started = time.time()
