@@ -26,7 +26,7 @@ export interface DemoArgs {
 }
 
 /** The demo's defaults: a world small enough that the whole demo takes about a minute on 2 cores. */
-export const DEMO_DEFAULTS: DemoArgs = { scenes: 240, framesPerScene: 6, seed: 7, workers: 1 };
+export const DEMO_DEFAULTS: DemoArgs = { scenes: 600, framesPerScene: 6, seed: 7, workers: 1 };
 
 /** One model the demo evaluates. */
 export interface DemoModel {
