@@ -1,0 +1,202 @@
+/**
+ * Loaded models: a repository model's versions, each a SessionPool of instance_group-count worker
+ * threads behind a Scheduler, and the model's effective inputs/outputs (from config.pbtxt, or from
+ * the ONNX graph when the config leaves them out) as the v2 metadata reports them.
+ */
+import { availableParallelism } from 'node:os';
+import { DrivegateError, asDrivegateError } from '../core/errors.js';
+import type { ModelIO, TensorInfo } from '../runtime/ort.js';
+import { SessionPool } from '../runtime/pool.js';
+import { apiDatatype, configDataType, type ModelConfig, type TensorConfig } from './model-config.js';
+import type { RepositoryModel } from './repository.js';
+import { Scheduler } from './scheduler.js';
+import { datatypeOfOrt } from './tensors.js';
+
+/** An input or output as the server checks and reports it. */
+export interface TensorMeta {
+  name: string;
+  datatype: string;
+  /** The full shape clients send (batch dim first as -1 when max_batch_size > 0). */
+  shape: number[];
+  /** The shape the model sees without the batch dim, when config.pbtxt reshapes it. */
+  reshape?: number[];
+}
+
+/** One loaded version. */
+export interface LoadedVersion {
+  version: string;
+  pool: SessionPool;
+  scheduler: Scheduler;
+}
+
+/** A model of the repository, loaded or failed. */
+export interface LoadedModel {
+  name: string;
+  platform: string;
+  config: ModelConfig | undefined;
+  maxBatchSize: number;
+  inputs: TensorMeta[];
+  outputs: TensorMeta[];
+  /** Loaded versions by version string, ascending. */
+  versions: Map<string, LoadedVersion>;
+  /** Why the model is not ready. */
+  error?: DrivegateError;
+}
+
+/** Options of loading. */
+export interface LoadOptions {
+  queueTimeoutMs?: number;
+  /** onnxruntime intra-op threads per instance (default: cores / instances, at least 1). */
+  intraOpThreads?: number;
+  onExecution: (model: string, version: string, batch: number) => void;
+}
+
+/** Instances per version: the sum of instance_group counts (a group without count: 2 on CPU, per Triton's ORT backend; no group: 1). */
+export function instanceCount(config: ModelConfig): number {
+  if (config.instanceGroups.length === 0) return 1;
+  return Math.max(
+    1,
+    config.instanceGroups.reduce((a, g) => a + (g.count ?? (g.kind === 'KIND_CPU' ? 2 : 1)), 0),
+  );
+}
+
+function dimOf(d: number | string): number {
+  return typeof d === 'number' && d >= 0 ? d : -1;
+}
+
+/** The effective inputs/outputs: the config's, checked against the ONNX graph, or the graph's own. */
+export function effectiveIO(
+  config: ModelConfig,
+  io: ModelIO,
+  modelPath: string,
+): { inputs: TensorMeta[]; outputs: TensorMeta[] } {
+  const batched = config.maxBatchSize > 0;
+  const fromGraph = (t: TensorInfo): TensorMeta => {
+    const datatype = datatypeOfOrt(t.type) ?? t.type;
+    return { name: t.name, datatype, shape: t.shape.map((d, i) => (batched && i === 0 ? -1 : dimOf(d))) };
+  };
+  const pick = (list: TensorConfig[], graph: TensorInfo[], kind: string): TensorMeta[] => {
+    if (list.length === 0) return graph.map(fromGraph);
+    return list.map((c) => {
+      const g = graph.find((x) => x.name === c.name);
+      if (g === undefined) {
+        throw new DrivegateError('BAD_INPUT', `config.pbtxt names an ${kind} the model does not have`, {
+          file: modelPath,
+          field: `${kind}.name`,
+          expected: `one of ${graph.map((x) => x.name).join(', ')}`,
+          found: c.name,
+        });
+      }
+      const datatype = apiDatatype(c.dataType);
+      const gType = datatypeOfOrt(g.type);
+      if (gType !== datatype) {
+        throw new DrivegateError(
+          'BAD_INPUT',
+          `config.pbtxt ${kind} '${c.name}' has another data type than the model`,
+          {
+            file: modelPath,
+            field: `${kind}.data_type`,
+            expected: gType !== undefined ? (configDataType(gType) ?? gType) : g.type,
+            found: c.dataType,
+          },
+        );
+      }
+      const modelDims = c.reshape ?? c.dims;
+      const want = batched ? [-1, ...modelDims] : modelDims;
+      const ok =
+        want.length === g.shape.length &&
+        want.every((d, i) => d === -1 || dimOf(g.shape[i]!) === -1 || dimOf(g.shape[i]!) === d);
+      if (!ok) {
+        throw new DrivegateError(
+          'BAD_INPUT',
+          `config.pbtxt ${kind} '${c.name}' has another shape than the model`,
+          {
+            file: modelPath,
+            field: `${kind}.dims`,
+            expected: `[${g.shape.map(dimOf).join(', ')}]${batched ? ' (batch dim first)' : ''}`,
+            found: `[${want.join(', ')}]`,
+          },
+        );
+      }
+      return {
+        name: c.name,
+        datatype,
+        shape: batched ? [-1, ...c.dims] : [...c.dims],
+        ...(c.reshape !== undefined ? { reshape: c.reshape } : {}),
+      };
+    });
+  };
+  return {
+    inputs: pick(config.inputs, io.inputs, 'input'),
+    outputs: pick(config.outputs, io.outputs, 'output'),
+  };
+}
+
+/** Loads a scanned repository model: opens every version's pool and checks config against graph. Never throws. */
+export async function loadModel(m: RepositoryModel, options: LoadOptions): Promise<LoadedModel> {
+  const loaded: LoadedModel = {
+    name: m.name,
+    platform: 'onnxruntime_onnx',
+    config: m.config,
+    maxBatchSize: m.config?.maxBatchSize ?? 0,
+    inputs: [],
+    outputs: [],
+    versions: new Map(),
+  };
+  if (m.error !== undefined || m.config === undefined) {
+    loaded.error = m.error ?? new DrivegateError('BAD_INPUT', 'no config');
+    return loaded;
+  }
+  const config = m.config;
+  const instances = instanceCount(config);
+  const intra = options.intraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / instances));
+  try {
+    for (const v of m.versions) {
+      const pool = await SessionPool.open(v.modelPath, { workers: instances, intraOpThreads: intra });
+      const version = String(v.version);
+      try {
+        const io = effectiveIO(config, pool.io, v.modelPath);
+        if (loaded.inputs.length === 0) {
+          loaded.inputs = io.inputs;
+          loaded.outputs = io.outputs;
+        }
+      } catch (err) {
+        await pool.close();
+        throw err;
+      }
+      const db = config.dynamicBatching;
+      const queueTimeoutMs =
+        db?.defaultTimeoutMicroseconds !== undefined && db.defaultTimeoutMicroseconds > 0
+          ? db.defaultTimeoutMicroseconds / 1000
+          : options.queueTimeoutMs;
+      const scheduler = new Scheduler(pool, {
+        instances,
+        maxBatchSize: config.maxBatchSize,
+        ...(db !== undefined
+          ? {
+              batching: {
+                preferredBatchSize: db.preferredBatchSize,
+                maxQueueDelayMicroseconds: db.maxQueueDelayMicroseconds,
+              },
+            }
+          : {}),
+        ...(queueTimeoutMs !== undefined ? { queueTimeoutMs } : {}),
+        ...(db?.maxQueueSize !== undefined ? { maxQueueSize: db.maxQueueSize } : {}),
+        onExecution: (batch) => options.onExecution(m.name, version, batch),
+      });
+      loaded.versions.set(version, { version, pool, scheduler });
+    }
+  } catch (err) {
+    loaded.error = asDrivegateError(err);
+    await unloadModel(loaded);
+  }
+  return loaded;
+}
+
+/** Stops a model's schedulers and worker pools. */
+export async function unloadModel(m: LoadedModel): Promise<void> {
+  const vs = [...m.versions.values()];
+  m.versions.clear();
+  for (const v of vs) v.scheduler.close();
+  await Promise.all(vs.map((v) => v.pool.close()));
+}

@@ -1,0 +1,641 @@
+/**
+ * The v2 inference server: KServe v2 / Open Inference Protocol over HTTP/REST as Triton implements
+ * it (health, server and model metadata, readiness, model config, infer with JSON tensors and the
+ * binary tensor data extension), plus Prometheus metrics at /metrics. Built on node:http; inference
+ * runs in worker threads behind each model version's scheduler, so the event loop stays free.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DrivegateError, asDrivegateError, badInput } from '../core/errors.js';
+import { createLogger, type Logger } from '../core/log.js';
+import type { TensorData, TensorMap } from '../runtime/tensor.js';
+import { elementCount } from '../runtime/tensor.js';
+import { ServerMetrics } from './metrics.js';
+import { modelConfigJson } from './model-config.js';
+import { loadModel, unloadModel, type LoadedModel, type LoadedVersion, type TensorMeta } from './models.js';
+import { scanRepository } from './repository.js';
+import {
+  DATATYPE_SIZE,
+  datatypeOf,
+  decodeBinaryData,
+  decodeJsonData,
+  encodeJsonData,
+  runtimeType,
+  tensorBytes,
+} from './tensors.js';
+
+/** The server name and version reported by GET /v2. */
+export const SERVER_NAME = 'drivegate';
+/** The server version reported by GET /v2. */
+export const SERVER_VERSION = '0.1.0';
+/** Protocol extensions this server implements. */
+export const SERVER_EXTENSIONS = [
+  'binary_tensor_data',
+  'model_configuration',
+  'model_repository(index only)',
+];
+
+/** Options of startServer. */
+export interface ServeOptions {
+  /** The Triton-layout model repository. */
+  repository: string;
+  /** Listen address (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 8000; 0 = an ephemeral port). */
+  port?: number;
+  /** Largest request body in bytes (default 64 MiB); larger bodies get 413. */
+  maxBodyBytes?: number;
+  /** Default queue timeout of a request in ms (default 30000; config.pbtxt's default_queue_policy wins). */
+  queueTimeoutMs?: number;
+  /** Time to receive a whole request in ms (default 60000). */
+  requestTimeoutMs?: number;
+  /** onnxruntime intra-op threads per instance (default: cores / instances). */
+  intraOpThreads?: number;
+  /** Logger (default: stderr). */
+  log?: Logger;
+}
+
+/** A model's state as the server reports it. */
+export interface ModelState {
+  name: string;
+  versions: string[];
+  ready: boolean;
+  reason?: string;
+}
+
+/** A running server. */
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:8000 */
+  url: string;
+  host: string;
+  port: number;
+  models: ModelState[];
+  /** Config fields ignored while loading, per model. */
+  warnings: string[];
+  metrics: ServerMetrics;
+  /** Stops accepting requests, unloads every model (worker threads end) and closes the socket. */
+  close(): Promise<void>;
+}
+
+const JSON_TYPE = 'application/json';
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function statusOf(err: unknown): { status: number; message: string } {
+  if (err instanceof HttpError) return { status: err.status, message: err.message };
+  const e = asDrivegateError(err);
+  // Triton: INTERNAL 500, NOT_FOUND 404, UNAVAILABLE 503, everything else 400.
+  const status =
+    e.code === 'INTERNAL'
+      ? 500
+      : e.code === 'NOT_FOUND'
+        ? 404
+        : e.code === 'UNAVAILABLE' || e.code === 'TIMEOUT'
+          ? 503
+          : 400;
+  return { status, message: e.message };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendEmpty(res: ServerResponse, status: number): void {
+  res.writeHead(status, { 'Content-Length': 0 });
+  res.end();
+}
+
+/** Reads a request body up to `max` bytes; a larger one is drained and answered 413. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > max * 16) {
+      reject(new HttpError(413, `request body of ${declared} bytes exceeds the limit of ${max} bytes`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) over = true;
+      if (!over) chunks.push(c);
+      else if (size > max * 16) req.destroy();
+    });
+    req.on('end', () => {
+      if (over) reject(new HttpError(413, `request body of ${size} bytes exceeds the limit of ${max} bytes`));
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    req.on('error', (e) => reject(new HttpError(400, `cannot read the request body: ${e.message}`)));
+  });
+}
+
+interface ParsedInput {
+  name: string;
+  tensor: TensorData;
+}
+
+interface ParsedRequest {
+  id?: string;
+  inputs: ParsedInput[];
+  /** Requested outputs (all when undefined) with their binary flag. */
+  outputs: Array<{ name: string; binary: boolean }>;
+  batch: number;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function fmtShape(s: readonly number[]): string {
+  return `[${s.join(',')}]`;
+}
+
+/** Parses and checks an infer request body against a model (pure apart from the model's metadata). */
+export function parseInferRequest(
+  model: LoadedModel,
+  body: Buffer,
+  headerLength: string | undefined,
+): ParsedRequest {
+  let jsonPart: Buffer = body;
+  let bin: Buffer = Buffer.alloc(0);
+  let raw = false;
+  if (headerLength !== undefined) {
+    if (!/^\d+$/.test(headerLength.trim())) {
+      throw badInput(`bad Inference-Header-Content-Length header`, {
+        expected: 'a non-negative integer',
+        found: JSON.stringify(headerLength),
+      });
+    }
+    const n = Number(headerLength.trim());
+    if (n > body.length) {
+      throw badInput('Inference-Header-Content-Length is larger than the body', {
+        expected: `at most ${body.length}`,
+        found: String(n),
+      });
+    }
+    jsonPart = body.subarray(0, n);
+    bin = body.subarray(n);
+    raw = n === 0;
+  }
+  let req: unknown;
+  if (raw) {
+    // Header length 0: the body is the raw bytes of the model's single input.
+    if (model.inputs.length !== 1) {
+      throw badInput(
+        `a raw binary request needs a model with exactly one input; model '${model.name}' has ${model.inputs.length}`,
+      );
+    }
+    const meta = model.inputs[0]!;
+    const size = DATATYPE_SIZE[meta.datatype] ?? 0;
+    const rest = meta.shape.slice(model.maxBatchSize > 0 ? 1 : 0);
+    if (size === 0 || rest.some((d) => d < 0))
+      throw badInput(`a raw binary request needs input '${meta.name}' to have a fixed shape and size`);
+    const per = elementCount(rest) * size;
+    if (bin.length === 0 || bin.length % per !== 0) {
+      throw badInput(`raw binary input '${meta.name}' has ${bin.length} bytes`, {
+        expected: `a multiple of ${per} bytes`,
+      });
+    }
+    const shape = model.maxBatchSize > 0 ? [bin.length / per, ...rest] : rest;
+    req = {
+      inputs: [
+        { name: meta.name, datatype: meta.datatype, shape, parameters: { binary_data_size: bin.length } },
+      ],
+    };
+  } else {
+    try {
+      req = JSON.parse(jsonPart.toString('utf8'));
+    } catch (err) {
+      throw badInput(`malformed JSON in the request: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (!isObject(req))
+    throw badInput('the request must be a JSON object', {
+      found: Array.isArray(req) ? 'an array' : typeof req,
+    });
+  const out: ParsedRequest = { inputs: [], outputs: [], batch: 1 };
+  if (req['id'] !== undefined) {
+    if (typeof req['id'] !== 'string')
+      throw badInput("'id' must be a string", { found: JSON.stringify(req['id']) });
+    out.id = req['id'];
+  }
+  const params = req['parameters'];
+  if (params !== undefined && !isObject(params)) throw badInput("'parameters' must be an object");
+  const binaryAll = isObject(params) && params['binary_data_output'] === true;
+  const inputs = req['inputs'];
+  if (!Array.isArray(inputs))
+    throw badInput("the request needs 'inputs', an array of tensors", {
+      found: inputs === undefined ? 'nothing' : typeof inputs,
+    });
+  let binOffset = 0;
+  const seen = new Set<string>();
+  const batches = new Set<number>();
+  inputs.forEach((inp: unknown, i: number) => {
+    if (!isObject(inp)) throw badInput(`inputs[${i}] must be an object`);
+    const name = inp['name'];
+    if (typeof name !== 'string') throw badInput(`inputs[${i}] has no 'name' string`);
+    const meta = model.inputs.find((m) => m.name === name);
+    if (meta === undefined) {
+      throw badInput(`unexpected inference input '${name}' for model '${model.name}'`, {
+        expected: `one of ${model.inputs.map((m) => m.name).join(', ')}`,
+      });
+    }
+    if (seen.has(name)) throw badInput(`input '${name}' is given twice`);
+    seen.add(name);
+    const datatype = inp['datatype'];
+    if (typeof datatype !== 'string') throw badInput(`input '${name}' has no 'datatype' string`);
+    if (datatype !== meta.datatype) {
+      throw badInput(
+        `inference input '${name}' data-type is '${datatype}', but model '${model.name}' expects '${meta.datatype}'`,
+      );
+    }
+    const shape = inp['shape'];
+    if (
+      !Array.isArray(shape) ||
+      !shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0)
+    ) {
+      throw badInput(`input '${name}' needs 'shape', an array of non-negative integers`, {
+        found: JSON.stringify(shape),
+      });
+    }
+    const dims = shape as number[];
+    const okShape =
+      dims.length === meta.shape.length && dims.every((d, k) => meta.shape[k] === -1 || meta.shape[k] === d);
+    if (!okShape) {
+      throw badInput(
+        `unexpected shape for input '${name}' for model '${model.name}'. Expected ${fmtShape(meta.shape)}, got ${fmtShape(dims)}`,
+      );
+    }
+    if (model.maxBatchSize > 0) {
+      const b = dims[0]!;
+      if (b < 1 || b > model.maxBatchSize) {
+        throw badInput(`inference request batch-size must be <= ${model.maxBatchSize} for '${model.name}'`, {
+          field: `${name}.shape[0]`,
+          found: String(b),
+        });
+      }
+      batches.add(b);
+      out.batch = b;
+    }
+    if (runtimeType(datatype) === undefined)
+      throw badInput(`input '${name}': datatype ${datatype} is not supported by this server`);
+    const count = elementCount(dims);
+    const ip = inp['parameters'];
+    if (ip !== undefined && !isObject(ip)) throw badInput(`input '${name}': 'parameters' must be an object`);
+    const bds = isObject(ip) ? ip['binary_data_size'] : undefined;
+    let data;
+    if (bds !== undefined) {
+      if (typeof bds !== 'number' || !Number.isInteger(bds) || bds < 0)
+        throw badInput(`input '${name}': binary_data_size must be a non-negative integer`, {
+          found: JSON.stringify(bds),
+        });
+      if (inp['data'] !== undefined) throw badInput(`input '${name}' has both 'data' and binary_data_size`);
+      if (binOffset + bds > bin.length) {
+        throw badInput(`input '${name}': binary_data_size ${bds} runs past the end of the body`, {
+          expected: `at most ${bin.length - binOffset} bytes left`,
+        });
+      }
+      data = decodeBinaryData(bin.subarray(binOffset, binOffset + bds), datatype, count, `input '${name}'`);
+      binOffset += bds;
+    } else {
+      if (inp['data'] === undefined)
+        throw badInput(`input '${name}' has no 'data' (and no binary_data_size parameter)`);
+      data = decodeJsonData(inp['data'], datatype, count, `input '${name}'`);
+    }
+    const modelDims =
+      meta.reshape !== undefined
+        ? model.maxBatchSize > 0
+          ? [dims[0]!, ...meta.reshape]
+          : [...meta.reshape]
+        : dims;
+    out.inputs.push({ name, tensor: { type: runtimeType(datatype)!, data, dims: modelDims } });
+  });
+  if (binOffset !== bin.length) {
+    throw badInput(`the binary part of the body has ${bin.length - binOffset} bytes that no input claims`, {
+      expected: `${binOffset} bytes of binary data`,
+      found: `${bin.length}`,
+    });
+  }
+  const missing = model.inputs.filter((m) => !seen.has(m.name)).map((m) => m.name);
+  if (missing.length > 0) {
+    throw badInput(
+      `expected ${model.inputs.length} inputs but got ${inputs.length} inputs for model '${model.name}'; missing: ${missing.join(', ')}`,
+    );
+  }
+  if (batches.size > 1) throw badInput(`the inputs disagree on the batch size: ${[...batches].join(', ')}`);
+  const outputs = req['outputs'];
+  if (outputs === undefined) {
+    out.outputs = model.outputs.map((m) => ({ name: m.name, binary: binaryAll }));
+  } else {
+    if (!Array.isArray(outputs)) throw badInput("'outputs' must be an array");
+    outputs.forEach((o: unknown, i: number) => {
+      if (!isObject(o) || typeof o['name'] !== 'string')
+        throw badInput(`outputs[${i}] needs a 'name' string`);
+      const name = o['name'];
+      if (!model.outputs.some((m) => m.name === name)) {
+        throw badInput(`unexpected inference output '${name}' for model '${model.name}'`, {
+          expected: `one of ${model.outputs.map((m) => m.name).join(', ')}`,
+        });
+      }
+      const op = o['parameters'];
+      if (op !== undefined && !isObject(op))
+        throw badInput(`output '${name}': 'parameters' must be an object`);
+      const bd = isObject(op) ? op['binary_data'] : undefined;
+      if (bd !== undefined && typeof bd !== 'boolean')
+        throw badInput(`output '${name}': binary_data must be a boolean`, { found: JSON.stringify(bd) });
+      out.outputs.push({ name, binary: bd ?? binaryAll });
+    });
+  }
+  return out;
+}
+
+/** Encodes an infer response: JSON, or JSON + binary tensors with its header length. */
+export function encodeInferResponse(
+  model: string,
+  version: string,
+  id: string | undefined,
+  outputs: TensorMap,
+  wanted: Array<{ name: string; binary: boolean }>,
+): { body: Buffer; headerLength?: number } {
+  const binaries: Uint8Array[] = [];
+  const list = wanted.map(({ name, binary }) => {
+    const t = outputs[name];
+    if (t === undefined) throw new DrivegateError('INTERNAL', `the model did not return output '${name}'`);
+    const base = { name, datatype: datatypeOf(t), shape: t.dims };
+    if (binary) {
+      const bytes = tensorBytes(t);
+      binaries.push(bytes);
+      return { ...base, parameters: { binary_data_size: bytes.byteLength } };
+    }
+    return { ...base, data: encodeJsonData(t) };
+  });
+  const json = Buffer.from(
+    JSON.stringify({
+      model_name: model,
+      model_version: version,
+      ...(id !== undefined ? { id } : {}),
+      outputs: list,
+    }),
+  );
+  if (binaries.length === 0) return { body: json };
+  return { body: Buffer.concat([json, ...binaries]), headerLength: json.length };
+}
+
+/**
+ * Starts the server on a model repository: scans it, loads every model (a model that fails to load
+ * is reported not ready, the others serve), listens. Resolves once it accepts requests.
+ */
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const log = options.log ?? createLogger();
+  const host = options.host ?? '127.0.0.1';
+  const maxBody = options.maxBodyBytes ?? 64 * 1024 * 1024;
+  const metrics = new ServerMetrics();
+  const scanned = scanRepository(options.repository);
+  const warnings = scanned.flatMap((m) => m.warnings);
+  for (const w of warnings) log.warn('config.pbtxt', { warning: w });
+  const models = new Map<string, LoadedModel>();
+  for (const m of scanned) {
+    const loaded = await loadModel(m, {
+      queueTimeoutMs: options.queueTimeoutMs ?? 30_000,
+      ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
+      onExecution: (model, version, batch) => metrics.recordExecution(model, version, batch),
+    });
+    models.set(m.name, loaded);
+    for (const v of loaded.versions.keys()) metrics.stats(m.name, v);
+    if (loaded.error !== undefined)
+      log.error('model failed to load', { model: m.name, error: loaded.error.message });
+    else log.info('model loaded', { model: m.name, versions: [...loaded.versions.keys()] });
+  }
+
+  const findModel = (
+    name: string,
+    version: string | undefined,
+  ): { model: LoadedModel; version: LoadedVersion | undefined } => {
+    const model = models.get(name);
+    if (model === undefined)
+      throw new DrivegateError('NOT_FOUND', `Request for unknown model: '${name}' is not found`);
+    if (version === undefined) {
+      const vs = [...model.versions.values()];
+      return { model, version: vs[vs.length - 1] };
+    }
+    const v = model.versions.get(version);
+    if (v === undefined) {
+      throw new DrivegateError(
+        'NOT_FOUND',
+        `Request for unknown model: '${name}' version ${version} is not found`,
+      );
+    }
+    return { model, version: v };
+  };
+
+  const modelReady = (m: LoadedModel): boolean => m.error === undefined && m.versions.size > 0;
+
+  const metadataTensor = (t: TensorMeta): Record<string, unknown> => ({
+    name: t.name,
+    datatype: t.datatype,
+    shape: t.shape,
+  });
+
+  async function infer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    name: string,
+    version: string | undefined,
+  ): Promise<void> {
+    const started = performance.now();
+    const body = await readBody(req, maxBody);
+    const { model, version: v } = findModel(name, version);
+    if (v === undefined || !modelReady(model)) {
+      throw new DrivegateError(
+        'UNAVAILABLE',
+        `model '${name}' is not ready${model.error !== undefined ? `: ${model.error.message}` : ''}`,
+      );
+    }
+    let ok = false;
+    let queueUs = 0;
+    let computeUs = 0;
+    try {
+      const hdr = req.headers['inference-header-content-length'];
+      const parsed = parseInferRequest(model, body, Array.isArray(hdr) ? hdr[0] : hdr);
+      const feeds: TensorMap = {};
+      for (const i of parsed.inputs) feeds[i.name] = i.tensor;
+      const result = await v.scheduler.submit(feeds, parsed.batch);
+      queueUs = result.queueUs;
+      computeUs = result.computeUs;
+      const enc = encodeInferResponse(name, v.version, parsed.id, result.outputs, parsed.outputs);
+      const headers: Record<string, string | number> = { 'Content-Length': enc.body.length };
+      if (enc.headerLength !== undefined) {
+        headers['Content-Type'] = 'application/octet-stream';
+        headers['Inference-Header-Content-Length'] = enc.headerLength;
+      } else headers['Content-Type'] = JSON_TYPE;
+      res.writeHead(200, headers);
+      res.end(enc.body);
+      ok = true;
+    } finally {
+      metrics.recordRequest(name, v.version, ok, (performance.now() - started) * 1000, queueUs, computeUs);
+    }
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const path = url.split('?')[0]!;
+    let parts: string[];
+    try {
+      parts = path
+        .split('/')
+        .filter((s) => s !== '')
+        .map((s) => decodeURIComponent(s));
+    } catch {
+      throw new HttpError(400, `bad percent-encoding in the path ${JSON.stringify(path)}`);
+    }
+    const method = req.method ?? 'GET';
+    const need = (m: string): void => {
+      if (method !== m) throw new HttpError(405, `method ${method} is not allowed on ${path}; use ${m}`);
+    };
+    if (parts.length === 1 && parts[0] === 'metrics') {
+      need('GET');
+      const text = metrics.render();
+      res.writeHead(200, {
+        'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
+        'Content-Length': Buffer.byteLength(text),
+      });
+      res.end(text);
+      return;
+    }
+    if (parts[0] !== 'v2') throw new HttpError(404, `no route for ${path}`);
+    if (parts.length === 1) {
+      need('GET');
+      sendJson(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: SERVER_EXTENSIONS });
+      return;
+    }
+    if (parts[1] === 'health' && parts.length === 3) {
+      need('GET');
+      if (parts[2] === 'live') return sendEmpty(res, 200);
+      if (parts[2] === 'ready') return sendEmpty(res, [...models.values()].every(modelReady) ? 200 : 400);
+      throw new HttpError(404, `no route for ${path}`);
+    }
+    if (parts[1] === 'repository' && parts[2] === 'index' && parts.length === 3) {
+      need('POST');
+      await readBody(req, maxBody);
+      sendJson(
+        res,
+        200,
+        [...models.values()].flatMap((m) =>
+          m.versions.size === 0
+            ? [{ name: m.name, state: 'UNAVAILABLE', reason: m.error?.message ?? '' }]
+            : [...m.versions.keys()].map((v) => ({
+                name: m.name,
+                version: v,
+                state: modelReady(m) ? 'READY' : 'UNAVAILABLE',
+                reason: '',
+              })),
+        ),
+      );
+      return;
+    }
+    if (parts[1] === 'models' && parts.length >= 3) {
+      const name = parts[2]!;
+      let rest = parts.slice(3);
+      let version: string | undefined;
+      if (rest[0] === 'versions') {
+        if (rest.length < 2) throw new HttpError(404, `no route for ${path}`);
+        version = rest[1]!;
+        rest = rest.slice(2);
+      }
+      if (rest.length === 0) {
+        need('GET');
+        const { model } = findModel(name, version);
+        sendJson(res, 200, {
+          name: model.name,
+          versions: version !== undefined ? [version] : [...model.versions.keys()],
+          platform: model.platform,
+          inputs: model.inputs.map(metadataTensor),
+          outputs: model.outputs.map(metadataTensor),
+        });
+        return;
+      }
+      if (rest.length === 1 && rest[0] === 'ready') {
+        need('GET');
+        const { model, version: v } = findModel(name, version);
+        return sendEmpty(res, v !== undefined && modelReady(model) ? 200 : 400);
+      }
+      if (rest.length === 1 && rest[0] === 'config') {
+        need('GET');
+        const { model } = findModel(name, version);
+        if (model.config === undefined)
+          throw new DrivegateError(
+            'UNAVAILABLE',
+            `model '${name}' has no readable config: ${model.error?.message ?? ''}`,
+          );
+        sendJson(res, 200, modelConfigJson(model.config));
+        return;
+      }
+      if (rest.length === 1 && rest[0] === 'infer') {
+        need('POST');
+        await infer(req, res, name, version);
+        return;
+      }
+    }
+    throw new HttpError(404, `no route for ${path}`);
+  }
+
+  const server: Server = createServer(
+    { keepAlive: true, requestTimeout: options.requestTimeoutMs ?? 60_000 },
+    (req, res) => {
+      route(req, res).catch((err: unknown) => {
+        const { status, message } = statusOf(err);
+        if (status >= 500) log.error('request failed', { url: req.url, status, error: message });
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        if (status === 413 || !req.complete) res.setHeader('Connection', 'close');
+        sendJson(res, status, { error: message });
+      });
+    },
+  );
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) =>
+      reject(
+        new DrivegateError('UNAVAILABLE', `cannot listen on ${host}:${options.port ?? 8000}: ${e.message}`),
+      ),
+    );
+    server.listen(options.port ?? 8000, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  let closed = false;
+  return {
+    url: `http://${urlHost}:${addr.port}`,
+    host: addr.address,
+    port: addr.port,
+    warnings,
+    metrics,
+    models: [...models.values()].map((m) => ({
+      name: m.name,
+      versions: [...m.versions.keys()],
+      ready: modelReady(m),
+      ...(m.error !== undefined ? { reason: m.error.message } : {}),
+    })),
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      const done = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await Promise.all([...models.values()].map((m) => unloadModel(m)));
+      server.closeAllConnections();
+      await done;
+    },
+  };
+}
