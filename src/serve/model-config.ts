@@ -138,11 +138,6 @@ function ident(f: PbField, ctx: Ctx, allowed?: readonly string[]): string {
   return s;
 }
 
-function bool(f: PbField, ctx: Ctx): boolean {
-  const s = ident(f, ctx, ['true', 'false', 'True', 'False', '1', '0']);
-  return s === 'true' || s === 'True' || s === '1';
-}
-
 function msg(f: PbField, ctx: Ctx): PbMessage {
   if (f.value.kind !== 'message')
     throw badInput('bad value', {
