@@ -13,3 +13,5 @@ export * from './metrics.js';
 export * from './scheduler.js';
 export * from './models.js';
 export * from './server.js';
+export * from './client.js';
+export * from './contract.js';
