@@ -9,6 +9,7 @@ import { registerEval } from './eval.js';
 import { registerEvalRun } from './eval-run.js';
 import { registerRegistry } from './registry.js';
 import { registerRuns } from './runs.js';
+import { registerServe } from './serve.js';
 import { registerStore } from './store.js';
 import { registerWorld } from './world.js';
 
@@ -21,6 +22,7 @@ export function registerCommands(program: Command): void {
   registerEvalRun(program);
   registerStore(program);
   registerRuns(program);
+  registerServe(program);
   registerRegistry(program);
   registerWorld(program);
 }

@@ -15,3 +15,4 @@ export * from './models.js';
 export * from './server.js';
 export * from './client.js';
 export * from './contract.js';
+export * from './bench.js';
