@@ -3,10 +3,10 @@
  * manifest and writes COCO results (image_id, category_id, bbox, score).
  */
 import type { Command } from 'commander';
-import { DrivegateError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { resolveModel } from '../runtime/resolve.js';
 import { runDetect } from '../runtime/detect.js';
+import { parseIntOption } from './option-values.js';
 
 interface DetectFlags {
   model: string;
@@ -17,18 +17,6 @@ interface DetectFlags {
   batch: string;
   workers: string;
   json?: boolean;
-}
-
-function intOption(option: string, text: string, min: number, max: number): number {
-  const v = Number(text.trim());
-  if (!/^\d+$/.test(text.trim()) || v < min || v > max) {
-    throw new DrivegateError('USAGE', 'bad option value', {
-      field: option,
-      expected: `an integer in ${min}..${max}`,
-      found: JSON.stringify(text),
-    });
-  }
-  return v;
 }
 
 /** Registers `drivegate detect`. */
@@ -59,8 +47,8 @@ Examples:
   drivegate detect --model m.onnx --config m.inference_config.json --images frames/ --out dets.json --batch 16 --workers 2`,
     )
     .action(async (flags: DetectFlags) => {
-      const batch = intOption('--batch', flags.batch, 1, 4096);
-      const workers = intOption('--workers', flags.workers, 0, 64);
+      const batch = parseIntOption('--batch', flags.batch, 1, 4096);
+      const workers = parseIntOption('--workers', flags.workers, 0, 64);
       const log = createLogger({ ...(flags.json ? { json: true } : {}) });
       const model = resolveModel(flags.model, flags.config);
       let lastPct = -1;

@@ -14,6 +14,7 @@ import type { EvalResult } from '../eval/run.js';
 import { evalRunWorkflow } from '../eval/run-workflow.js';
 import type { EvalRunArgs, EvalRunStepResult } from '../eval/run-workflow.js';
 import { evalCommand } from './eval.js';
+import { parseIntOption } from './option-values.js';
 import { runWorkflowFromCli } from './workspace-options.js';
 
 interface RunFlags {
@@ -43,18 +44,6 @@ interface RunFlags {
   workspaceConfig?: string;
   resume?: string;
   cache: boolean;
-}
-
-function intFlag(option: string, text: string, min: number, max: number): number {
-  const v = Number(text.trim());
-  if (!/^\d+$/.test(text.trim()) || v < min || v > max) {
-    throw new DrivegateError('USAGE', 'bad option value', {
-      field: option,
-      expected: `an integer in ${min}..${max}`,
-      found: JSON.stringify(text),
-    });
-  }
-  return v;
 }
 
 /** The text printed for people: headline numbers, slices, the verdict and where the files are. */
@@ -195,14 +184,14 @@ Examples:
         waivers: o.waivers,
         out: o.out,
         overwrite: o.overwrite === true,
-        workers: intFlag('--workers', o.workers, 0, 64),
-        batch: intFlag('--batch', o.batch, 1, 1024),
+        workers: parseIntOption('--workers', o.workers, 0, 64),
+        batch: parseIntOption('--batch', o.batch, 1, 1024),
         name: o.name,
         version: o.modelVersion,
         charts: o.charts,
         now,
         metrics: {
-          bins: intFlag('--bins', o.bins, 1, 1000),
+          bins: parseIntOption('--bins', o.bins, 1, 1000),
           thresholdMode: o.thresholdMode,
           ...(target !== undefined ? { precisionTarget: target } : {}),
         },
@@ -262,13 +251,13 @@ async function runRecorded(o: RunFlags, now: Date | undefined, target: number | 
     ...(o.gates !== undefined ? { gates: o.gates } : {}),
     ...(o.waivers !== undefined ? { waivers: o.waivers } : {}),
     ...(o.overwrite === true ? { overwrite: true } : {}),
-    workers: intFlag('--workers', o.workers, 0, 64),
-    batch: intFlag('--batch', o.batch, 1, 1024),
+    workers: parseIntOption('--workers', o.workers, 0, 64),
+    batch: parseIntOption('--batch', o.batch, 1, 1024),
     ...(o.name !== undefined ? { name: o.name } : {}),
     ...(o.modelVersion !== undefined ? { version: o.modelVersion } : {}),
     charts: o.charts,
     ...(now !== undefined ? { now: now.toISOString() } : {}),
-    bins: intFlag('--bins', o.bins, 1, 1000),
+    bins: parseIntOption('--bins', o.bins, 1, 1000),
     thresholdMode: o.thresholdMode,
     ...(target !== undefined ? { precisionTarget: target } : {}),
   };

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { listRuns, readRunRecord, summarizeRun } from '../core/runrecord.js';
 import type { RunRecord, RunSummary } from '../core/runrecord.js';
-import { parseIntOption } from './world.js';
+import { parseIntOption } from './option-values.js';
 import { addWorkspaceOptions, workspaceFromFlags } from './workspace-options.js';
 import type { WorkspaceFlags } from './workspace-options.js';
 

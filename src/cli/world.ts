@@ -11,32 +11,7 @@ import type { DatasetSummary } from '../world/dataset.js';
 import { SPLITS } from '../world/splits.js';
 import type { SplitRatios } from '../world/splits.js';
 import { parseWeights } from '../world/weights.js';
-
-function usage(option: string, expected: string, found: string): DrivegateError {
-  return new DrivegateError('USAGE', 'bad option value', {
-    field: option,
-    expected,
-    found: JSON.stringify(found),
-  });
-}
-
-/** Parses a non-negative integer option value strictly. */
-export function parseIntOption(option: string, text: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  if (!/^\d+$/.test(text.trim())) throw usage(option, `an integer in ${min}..${max}`, text);
-  const v = Number(text.trim());
-  if (!Number.isSafeInteger(v) || v < min || v > max)
-    throw usage(option, `an integer in ${min}..${max}`, text);
-  return v;
-}
-
-/** Parses a finite number option value strictly. */
-export function parseNumberOption(option: string, text: string, min = -Infinity, max = Infinity): number {
-  const t = text.trim();
-  const v = Number(t);
-  if (t === '' || !Number.isFinite(v) || v < min || v > max)
-    throw usage(option, `a number in ${min}..${max}`, text);
-  return v;
-}
+import { badOptionValue as usage, parseIntOption, parseNumberOption } from './option-values.js';
 
 /** Parses `--resolution WxH`. */
 export function parseResolution(text: string): { width: number; height: number } {
