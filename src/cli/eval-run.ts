@@ -14,7 +14,7 @@ import type { EvalResult } from '../eval/run.js';
 import { evalRunWorkflow } from '../eval/run-workflow.js';
 import type { EvalRunArgs, EvalRunStepResult } from '../eval/run-workflow.js';
 import { evalCommand } from './eval.js';
-import { parseIntOption } from './option-values.js';
+import { parseIntOption, parseNowOption } from './option-values.js';
 import { runWorkflowFromCli } from './workspace-options.js';
 
 interface RunFlags {
@@ -146,16 +146,7 @@ Examples:
     --out runs/dt --json`,
     )
     .action(async (o: RunFlags) => {
-      let now: Date | undefined;
-      if (o.now !== undefined) {
-        now = new Date(o.now);
-        if (Number.isNaN(now.getTime()))
-          throw new DrivegateError('USAGE', 'bad --now', {
-            field: '--now',
-            expected: 'an ISO 8601 time',
-            found: o.now,
-          });
-      }
+      const now = o.now === undefined ? undefined : parseNowOption(o.now);
       let target: number | undefined;
       if (o.precisionTarget !== undefined) {
         target = Number(o.precisionTarget);

@@ -21,6 +21,7 @@ import { matchDetections, readCocoPair } from '../eval/metrics/detections.js';
 import { applyScoreThresholds, tuneThresholds } from '../eval/metrics/thresholds.js';
 import type { ThresholdResult } from '../eval/metrics/thresholds.js';
 import { parseInferenceConfig } from '../runtime/config.js';
+import { parseNowOption } from './option-values.js';
 
 const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : s + '\n');
@@ -145,16 +146,7 @@ Example:
         now?: string;
         json?: boolean;
       }) => {
-        let now = new Date();
-        if (o.now !== undefined) {
-          now = new Date(o.now);
-          if (Number.isNaN(now.getTime()))
-            throw new DrivegateError('USAGE', 'bad --now', {
-              field: '--now',
-              expected: 'an ISO 8601 time',
-              found: o.now,
-            });
-        }
+        const now = o.now === undefined ? new Date() : parseNowOption(o.now);
         const verdict = await runGate(
           { report: o.report, baseline: o.baseline, gates: o.gates, slices: o.slices, waivers: o.waivers },
           { now },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DrivegateError } from '../core/errors.js';
-import { parseIntOption, parseNumberOption } from './option-values.js';
+import { parseIntOption, parseNowOption, parseNumberOption } from './option-values.js';
 
 function usageOf(fn: () => unknown): DrivegateError {
   try {
@@ -35,4 +35,12 @@ test('parseNumberOption accepts finite numbers within the range and rejects the 
     const err = usageOf(() => parseNumberOption('--unknown-rate', text, 0, 1));
     assert.equal(err.expected, 'a number in 0..1');
   }
+});
+
+test('parseNowOption reads ISO 8601 times and rejects text that is not a time', () => {
+  assert.equal(parseNowOption('2026-03-01T12:00:00Z').toISOString(), '2026-03-01T12:00:00.000Z');
+  const err = usageOf(() => parseNowOption('yesterday'));
+  assert.equal(err.location.field, '--now');
+  assert.equal(err.expected, 'an ISO 8601 time');
+  assert.equal(err.found, 'yesterday');
 });

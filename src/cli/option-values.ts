@@ -30,3 +30,15 @@ export function parseNumberOption(option: string, text: string, min = -Infinity,
     throw badOptionValue(option, `a number in ${min}..${max}`, text);
   return v;
 }
+
+/** Parses `--now` (the clock for reports and waivers): any time `new Date()` reads, e.g. ISO 8601. */
+export function parseNowOption(text: string): Date {
+  const now = new Date(text);
+  if (Number.isNaN(now.getTime()))
+    throw new DrivegateError('USAGE', 'bad --now', {
+      field: '--now',
+      expected: 'an ISO 8601 time',
+      found: text,
+    });
+  return now;
+}
