@@ -66,6 +66,26 @@ export const sliceFilterSchema = z.record(
 );
 
 /**
+ * A zod refinement for an object with a `slices` list (a report, a slices file): each slice name
+ * appears once; a repeat is an issue at `slices[i].name` of the second occurrence.
+ */
+export function uniqueSliceNames(
+  value: { slices: ReadonlyArray<{ name: string }> },
+  ctx: z.RefinementCtx,
+): void {
+  const seen = new Set<string>();
+  value.slices.forEach((s, i) => {
+    if (seen.has(s.name))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['slices', i, 'name'],
+        message: `a unique slice name (${s.name} repeats)`,
+      });
+    seen.add(s.name);
+  });
+}
+
+/**
  * One slice of the evaluation set and its metrics. `eval run` also writes `scoring` (how the slice
  * was scored, see src/eval/slices.ts), `num_gt` (ground-truth objects the slice scores) and `empty`
  * (true when it has none: its metrics are all null and a gate on it is an error, never a pass).
@@ -152,18 +172,7 @@ export const evalReportSchema = z
       .looseObject({ status: z.enum(['pass', 'fail', 'error']), policy: z.string(), summary: z.string() })
       .optional(),
   })
-  .superRefine((r, ctx) => {
-    const seen = new Set<string>();
-    r.slices.forEach((s, i) => {
-      if (seen.has(s.name))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['slices', i, 'name'],
-          message: `a unique slice name (${s.name} repeats)`,
-        });
-      seen.add(s.name);
-    });
-  });
+  .superRefine(uniqueSliceNames);
 
 /** An evaluation report (v1). */
 export type EvalReport = z.infer<typeof evalReportSchema>;

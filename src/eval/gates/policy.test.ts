@@ -100,6 +100,21 @@ test('slice definitions in the reference world format parse and read as words', 
   assert.equal(filterWords(defs[1]!.filter), 'occlusion >= 0.3');
 });
 
+test('a slices file that repeats a slice name is BAD_INPUT at the second name and its line', () => {
+  const err = badInput(() =>
+    parseSliceDefinitions(
+      parseYamlSource(
+        'version: 1\nslices:\n  - name: night\n    filter: {time_of_day: night}\n  - name: night\n    filter: {weather: rain}\n',
+        'slices.yaml',
+      ),
+    ),
+  );
+  assert.equal(err.location.file, 'slices.yaml');
+  assert.equal(err.location.field, 'slices[1].name');
+  assert.equal(err.location.line, 5);
+  assert.equal(err.expected, 'a unique slice name (night repeats)');
+});
+
 test('waivers need a justification, an approver and a zoned expiry', () => {
   const ok = parseWaivers(
     parseYamlSource(

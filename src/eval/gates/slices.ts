@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import type { YamlSource } from '../yaml.js';
 import { validateWith } from '../yaml.js';
-import { sliceFilterSchema } from '../report-schema.js';
+import { sliceFilterSchema, uniqueSliceNames } from '../report-schema.js';
 
 /** One slice definition. */
 export const sliceDefinitionSchema = z.strictObject({
@@ -25,18 +25,7 @@ export type SliceDefinition = z.infer<typeof sliceDefinitionSchema>;
 
 const slicesFileSchema = z
   .looseObject({ version: z.literal(1), slices: z.array(sliceDefinitionSchema).min(1) })
-  .superRefine((f, ctx) => {
-    const seen = new Set<string>();
-    f.slices.forEach((s, i) => {
-      if (seen.has(s.name))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['slices', i, 'name'],
-          message: `a unique slice name (${s.name} repeats)`,
-        });
-      seen.add(s.name);
-    });
-  });
+  .superRefine(uniqueSliceNames);
 
 /** Parses a slices file. */
 export function parseSliceDefinitions(src: YamlSource): SliceDefinition[] {
