@@ -1,7 +1,11 @@
-/** Filesystem helpers: atomic writes (temp file, fsync, rename, fsync of the folder), recursive listing. */
+/**
+ * Filesystem helpers: atomic writes (temp file, fsync, rename, fsync of the folder), recursive listing,
+ * reading a whole input file with a located error.
+ */
 import { randomBytes } from 'node:crypto';
 import { promises as fs, openSync, writeSync, fsyncSync, closeSync, renameSync, mkdirSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
+import { DrivegateError } from './errors.js';
 
 /** A temp path beside `path`, in the same folder so that rename is atomic. */
 export function tempPathFor(path: string): string {
@@ -84,4 +88,24 @@ export async function listFilesRecursive(dir: string): Promise<string[]> {
     else if (e.isFile()) out.push(path);
   }
   return out;
+}
+
+/**
+ * Reads a whole input file. A missing file is NOT_FOUND, any other failure (a folder, no permission)
+ * BAD_INPUT; both say `cannot read file (CODE)` and name the file.
+ */
+export async function readInputFile(file: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DrivegateError(
+      code === 'ENOENT' ? 'NOT_FOUND' : 'BAD_INPUT',
+      `cannot read file (${String(code)})`,
+      {
+        file,
+        cause: err,
+      },
+    );
+  }
 }

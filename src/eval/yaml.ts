@@ -3,11 +3,11 @@
  * waivers): parsed with line tracking and validated with zod, so that every error names the file,
  * the key path and the line.
  */
-import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { DrivegateError, badInput } from '../core/errors.js';
+import { badInput } from '../core/errors.js';
+import { readInputFile } from '../core/fsutil.js';
 
 /** A parsed YAML document that can tell the line of any key path in it. */
 export interface YamlSource {
@@ -74,20 +74,7 @@ function lineOfPath(
 
 /** Reads and parses a YAML file; a missing file is NOT_FOUND, an unreadable one BAD_INPUT. */
 export async function readYamlSource(file: string): Promise<YamlSource> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new DrivegateError(
-      code === 'ENOENT' ? 'NOT_FOUND' : 'BAD_INPUT',
-      `cannot read file (${String(code)})`,
-      {
-        file,
-        cause: err,
-      },
-    );
-  }
+  const text = (await readInputFile(file)).toString('utf8');
   return parseYamlSource(text, file);
 }
 
