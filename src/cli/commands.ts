@@ -7,7 +7,8 @@ import { registerDemo } from './demo.js';
 import { registerDetect } from './detect.js';
 import { registerEval } from './eval.js';
 import { registerEvalRun } from './eval-run.js';
-import { registerRegistry } from './registry.js';
+import { registerPackage } from './package.js';
+import { registerRegistry, registerUi } from './registry.js';
 import { registerRuns } from './runs.js';
 import { registerServe } from './serve.js';
 import { registerStore } from './store.js';
@@ -20,9 +21,11 @@ export function registerCommands(program: Command): void {
   registerDetect(program);
   registerEval(program);
   registerEvalRun(program);
+  registerPackage(program);
   registerStore(program);
   registerRuns(program);
   registerServe(program);
   registerRegistry(program);
+  registerUi(program);
   registerWorld(program);
 }

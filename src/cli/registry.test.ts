@@ -134,3 +134,45 @@ test('registry CLI: register, attach, promote with --dry-run plans and exit code
     await rm(home, { recursive: true, force: true });
   }
 });
+
+test('drivegate ui serves the registry REST API with its OpenAPI document', async () => {
+  const home = await mkdtemp(join(tmpdir(), 'dg-ui-'));
+  const server = spawn(
+    process.execPath,
+    [
+      ...(import.meta.url.endsWith('.ts')
+        ? ['--import', 'tsx', join(packageRoot(), 'src/cli/main.ts')]
+        : [join(packageRoot(), 'dist/src/cli/main.js')]),
+      'ui',
+      '--port',
+      '0',
+    ],
+    {
+      cwd: packageRoot(),
+      env: { ...process.env, DRIVEGATE_HOME: home, DRIVEGATE_CONFIG: '', DRIVEGATE_DB: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      server.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening on (\S+)/.exec(out);
+        if (m?.[1] !== undefined) resolve(m[1]);
+      });
+      server.once('exit', (c) => reject(new Error(`ui exited ${String(c)}`)));
+    });
+    const res = await fetch(`${url}/openapi.json`);
+    assert.equal(res.status, 200);
+    const doc = (await res.json()) as { openapi?: string; paths?: Record<string, unknown> };
+    assert.match(doc.openapi ?? '', /^3\./);
+    assert.ok(Object.keys(doc.paths ?? {}).some((p) => p.includes('/models')));
+    const anon = await fetch(`${url}/api/v1/models`);
+    assert.equal(anon.status, 401, 'reads need a token');
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    await rm(home, { recursive: true, force: true });
+  }
+});

@@ -525,43 +525,67 @@ export function registerRegistry(program: Command): void {
       print(flags.json ? JSON.stringify(t) : t.token);
     });
 
-  addWorkspaceOptions(
-    reg
-      .command('serve')
-      .description('Serve the registry REST API (bearer tokens; OpenAPI at /openapi.json).')
-      .option('--port <port>', 'TCP port (0: any free port)', '8470')
-      .option('--host <host>', 'address to listen on', '127.0.0.1')
-      .option('--policy <file>', 'the promotion policy'),
-  )
+  addServeOptions(reg.command('serve'))
+    .description('Serve the registry REST API (bearer tokens; OpenAPI at /openapi.json).')
     .addHelpText(
       'after',
       '\nExample:\n  drivegate registry serve --port 8470\n  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8470/api/v1/models\n',
     )
-    .action(async (flags: RegistryFlags & { port: string; host: string }) => {
-      const ws = workspaceFromFlags(flags);
-      const log = createLogger({ level: ws.config.log.level });
-      const db = await openRegistryDb(ws.config.registry.db);
-      const service = new RegistryService(db, {
-        store: await storeOf(ws),
-        policy: await policyFor(ws, flags),
-      });
-      const server = createRegistryServer(service);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(Number(flags.port), flags.host, () => resolve());
-      });
-      const addr = server.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : Number(flags.port);
-      print(`listening on http://${flags.host}:${port}`);
-      log.info('registry server started', { db: db.location, port });
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      await db.close();
-    });
+    .action(serveRegistry);
+}
+
+type ServeFlags = RegistryFlags & { port: string; host: string };
+
+function addServeOptions(cmd: Command): Command {
+  return addWorkspaceOptions(
+    cmd
+      .option('--port <port>', 'TCP port (0: any free port)', '8470')
+      .option('--host <host>', 'address to listen on', '127.0.0.1')
+      .option('--policy <file>', 'the promotion policy'),
+  );
+}
+
+/** Runs the registry REST API server until SIGINT/SIGTERM (`registry serve` and `ui`). */
+async function serveRegistry(flags: ServeFlags): Promise<void> {
+  const ws = workspaceFromFlags(flags);
+  const log = createLogger({ level: ws.config.log.level });
+  const db = await openRegistryDb(ws.config.registry.db);
+  const service = new RegistryService(db, {
+    store: await storeOf(ws),
+    policy: await policyFor(ws, flags),
+  });
+  const server = createRegistryServer(service);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(flags.port), flags.host, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : Number(flags.port);
+  print(`listening on http://${flags.host}:${port}`);
+  log.info('registry server started', { db: db.location, port });
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await db.close();
+}
+
+/**
+ * Registers `drivegate ui`: the control-plane server. Today it serves the registry REST API (with
+ * its OpenAPI document at /openapi.json); the console will be served from the same server.
+ */
+export function registerUi(program: Command): void {
+  addServeOptions(program.command('ui'))
+    .description(
+      'Serve the control plane: the registry REST API (OpenAPI at /openapi.json); the console later.',
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  drivegate ui --port 8470\n  curl http://127.0.0.1:8470/openapi.json\n',
+    )
+    .action(serveRegistry);
 }
