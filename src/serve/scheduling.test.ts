@@ -159,8 +159,10 @@ test('dynamic batching merges concurrent requests into fewer executions with cor
 });
 
 test('fails a request that waits past its queue timeout with 503, then serves again', async () => {
-  const long = inferBinary('strict', 1400, 1);
-  await new Promise((r) => setTimeout(r, 30));
+  // The long request must be executing (body received, queued, dispatched) before the short one
+  // arrives: give it 200 ms of a run that takes ~1 s.
+  const long = inferBinary('strict', 1700, 1);
+  await new Promise((r) => setTimeout(r, 200));
   const late = await inferBinary('strict', 8, 2);
   assert.equal(late.status, 503);
   assert.match(
