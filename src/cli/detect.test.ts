@@ -1,24 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { packageRoot } from '../core/paths.js';
+import { runCliIn } from './cli-testing.js';
+import type { CliResult } from './cli-testing.js';
 
 const root = packageRoot();
 const testdata = join(root, 'src', 'runtime', 'testdata');
 
-/** Runs the drivegate CLI (compiled, or the sources under tsx when this test runs as .ts). */
-function drivegate(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const ts = import.meta.url.endsWith('.ts');
-  const argv = ts
-    ? ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), ...args]
-    : [join(root, 'dist', 'src', 'cli', 'main.js'), ...args];
-  const r = spawnSync(process.execPath, argv, { cwd: root, encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+/** Runs the drivegate CLI (from src under tsx, or from dist) with `dir` as the workspace. */
+const drivegate = (dir: string, args: string[]): CliResult => runCliIn(import.meta.url, dir, args);
 
 function setup(): string {
   const dir = mkdtempSync(join(tmpdir(), 'dg-cli-detect-'));
@@ -40,7 +34,7 @@ test('drivegate detect writes COCO results with ids from the GT file', () => {
   const dir = setup();
   try {
     const out = join(dir, 'dets.json');
-    const r = drivegate([
+    const r = drivegate(dir, [
       'detect',
       '--model',
       join(dir, 'toy.onnx'),
@@ -54,7 +48,7 @@ test('drivegate detect writes COCO results with ids from the GT file', () => {
       '1',
       '--json',
     ]);
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).images, 1);
     assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), [
       { image_id: 42, category_id: 1, bbox: [16, 10, 12, 8], score: 0.982014 },
@@ -69,7 +63,7 @@ test('drivegate detect exits 2 naming the file for a missing image, a corrupt mo
   try {
     const out = join(dir, 'dets.json');
     writeFileSync(join(dir, 'm.manifest'), JSON.stringify({ image: 'missing.png' }) + '\n');
-    const missing = drivegate([
+    const missing = drivegate(dir, [
       'detect',
       '--model',
       join(dir, 'toy.onnx'),
@@ -78,11 +72,11 @@ test('drivegate detect exits 2 naming the file for a missing image, a corrupt mo
       '--out',
       out,
     ]);
-    assert.equal(missing.status, 2, missing.stderr);
+    assert.equal(missing.code, 2, missing.stderr);
     assert.match(missing.stderr, /missing\.png/);
 
     writeFileSync(join(dir, 'toy.onnx'), 'garbage');
-    const corrupt = drivegate([
+    const corrupt = drivegate(dir, [
       'detect',
       '--model',
       join(dir, 'toy.onnx'),
@@ -92,10 +86,10 @@ test('drivegate detect exits 2 naming the file for a missing image, a corrupt mo
       out,
       '--json',
     ]);
-    assert.equal(corrupt.status, 2, corrupt.stderr);
+    assert.equal(corrupt.code, 2, corrupt.stderr);
     assert.equal(JSON.parse(corrupt.stdout).error.file, join(dir, 'toy.onnx'));
 
-    const wrong = drivegate([
+    const wrong = drivegate(dir, [
       'detect',
       '--model',
       join(testdata, 'toy_centernet.onnx'),
@@ -106,7 +100,7 @@ test('drivegate detect exits 2 naming the file for a missing image, a corrupt mo
       '--out',
       out,
     ]);
-    assert.equal(wrong.status, 2, wrong.stderr);
+    assert.equal(wrong.code, 2, wrong.stderr);
     assert.match(
       wrong.stderr,
       /toy_centernet\.onnx.*expected float32 \[N,3,32,64\], found float32 \[N,3,64,128\]/,

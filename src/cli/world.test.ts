@@ -1,26 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { packageRoot } from '../core/paths.js';
 import { DrivegateError } from '../core/errors.js';
 import { parseResolution, parseSplit } from './world.js';
+import { runCliIn } from './cli-testing.js';
+import type { CliResult } from './cli-testing.js';
 
 const base = mkdtempSync(join(tmpdir(), 'drivegate-cli-world-'));
 after(() => rmSync(base, { recursive: true, force: true }));
 
-/** Runs the drivegate CLI (from src under tsx, or from dist) and returns its exit code and output. */
-function drivegate(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const root = packageRoot();
-  const fromTs = import.meta.url.endsWith('.ts');
-  const argv = fromTs
-    ? ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), ...args]
-    : [join(root, 'dist', 'src', 'cli', 'main.js'), ...args];
-  const r = spawnSync(process.execPath, argv, { cwd: root, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+/** Runs the drivegate CLI (from src under tsx, or from dist) with the temp folder as workspace. */
+const drivegate = (args: string[]): CliResult => runCliIn(import.meta.url, base, args);
 
 test('world generate writes a dataset and prints a JSON summary', () => {
   const out = join(base, 'ds');
