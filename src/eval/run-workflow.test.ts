@@ -67,6 +67,16 @@ test('the runner records eval run; a re-run with another gate re-uses the detect
   assert.ok(Math.abs(rep.overall.map! - 1) < 1e-9);
   assert.equal((rep['gate'] as { status: string }).status, 'pass');
   assert.ok(existsSync(join(base, 'out1', EVAL_RUN_FILES.verdict)));
+  const verdict = JSON.parse(readFileSync(join(base, 'out1', EVAL_RUN_FILES.verdict), 'utf8')) as {
+    policy: { name: string };
+    summary: string;
+  };
+  assert.deepEqual(rep['gate'], {
+    status: 'pass',
+    policy: verdict.policy.name,
+    summary: verdict.summary,
+    file: EVAL_RUN_FILES.verdict,
+  });
 
   const second = await runner.run(evalRunWorkflow, {
     ...args,

@@ -228,6 +228,17 @@ test('dropping every pedestrian detection zeroes the pedestrian slices and fails
   assert.equal(ped.metrics.map, 0);
   assert.ok(near(rep.deltas!.slices['pedestrian']!['map'], -1));
   assert.ok(near(rep.deltas!.slices['car']!['map'], 0));
+  const verdict = JSON.parse(readFileSync(join(out, EVAL_RUN_FILES.verdict), 'utf8')) as {
+    status: string;
+    policy: { name: string };
+    summary: string;
+  };
+  assert.deepEqual(rep.gate, {
+    status: 'fail',
+    policy: verdict.policy.name,
+    summary: verdict.summary,
+    file: EVAL_RUN_FILES.verdict,
+  });
   const blocking = readFileSync(join(out, EVAL_RUN_FILES.blocking), 'utf8');
   assert.match(blocking, /critical-slices-no-regression/);
   assert.match(blocking, /`pedestrian`/);

@@ -324,17 +324,7 @@ export async function evaluateModel(options: EvalRunOptions): Promise<EvalResult
       sources: { candidate: join(options.out, EVAL_RUN_FILES.report), baseline: options.baseline },
     });
   });
-  if (verdict !== null) {
-    report = {
-      ...report,
-      gate: {
-        status: verdict.status,
-        policy: verdict.policy.name,
-        summary: verdict.summary,
-        file: EVAL_RUN_FILES.verdict,
-      },
-    };
-  }
+  if (verdict !== null) report = withGateSummary(report, verdict);
 
   // ---- write ---------------------------------------------------------------------------------------
   const files = await step('write', () =>
@@ -416,6 +406,19 @@ export async function produceDetections(
       config: model.configPath,
     },
     latency: res.latency,
+  };
+}
+
+/** The report with the gate's verdict in short (`gate`: status, policy, summary, verdict file). */
+function withGateSummary(report: EvalReport, verdict: GateVerdict): EvalReport {
+  return {
+    ...report,
+    gate: {
+      status: verdict.status,
+      policy: verdict.policy.name,
+      summary: verdict.summary,
+      file: EVAL_RUN_FILES.verdict,
+    },
   };
 }
 
@@ -623,15 +626,7 @@ export async function gateReportFolder(
     verifyWaiver: o.verifyWaiver,
     sources: { candidate: reportFile, baseline: o.baseline },
   });
-  report = {
-    ...report,
-    gate: {
-      status: verdict.status,
-      policy: verdict.policy.name,
-      summary: verdict.summary,
-      file: EVAL_RUN_FILES.verdict,
-    },
-  };
+  report = withGateSummary(report, verdict);
   const charts: ChartIndex = {};
   const svgs = await readdir(join(dir, EVAL_RUN_FILES.charts)).catch(() => [] as string[]);
   for (const f of svgs.sort()) {
