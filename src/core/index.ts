@@ -14,6 +14,7 @@ export {
   exists,
   fsyncDir,
   listFilesRecursive,
+  readInputFile,
   tempPathFor,
 } from './fsutil.js';
 export { createLogger } from './log.js';
