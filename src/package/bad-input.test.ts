@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCliIn } from '../cli/cli-testing.js';
+import { packageRoot } from '../core/paths.js';
+import { detectorWithOpRenamed, referenceDetectorPath } from '../onnx/testing.js';
+import { snapshotFiles, writeFastRecipe } from './testing.js';
+
+test('a corrupt or truncated ONNX file or an op a target lacks exits 2 naming the file (and node and target), seals nothing, leaves the store unchanged', () => {
+  const home = mkdtempSync(join(tmpdir(), 'dg-pack-bad-'));
+  try {
+    const recipe = writeFastRecipe(home);
+    // A good pack first, so the store is not empty.
+    const good = runCliIn(import.meta.url, home, [
+      'package',
+      '--model',
+      referenceDetectorPath(),
+      '--recipe',
+      recipe,
+      '--out',
+      join(home, 'good'),
+    ]);
+    assert.equal(good.code, 0, good.stderr);
+    const before = snapshotFiles(join(home, 'store'));
+    assert.notEqual(before, '');
+
+    const config = join(packageRoot(), 'models', 'detector-v1.0.0.inference_config.json');
+    const model = (name: string, bytes: Buffer | string): string => {
+      const path = join(home, `${name}.onnx`);
+      writeFileSync(path, bytes);
+      copyFileSync(config, join(home, `${name}.inference_config.json`));
+      return path;
+    };
+    const full = readFileSync(referenceDetectorPath());
+    const cpuOnly = writeFastRecipe(home, (t) => t.replace(/\n {2}- gpu-trt-fp16[^\n]*/, ''));
+    const cpuOnlyPath = join(home, 'cpu-only.yaml');
+    writeFileSync(cpuOnlyPath, readFileSync(cpuOnly));
+    const trtRecipe = writeFastRecipe(home);
+
+    const cases: Array<{ what: string; model: string; recipe: string; stderr: RegExp[] }> = [
+      {
+        what: 'corrupt ONNX',
+        model: model('corrupt', 'definitely not a protobuf\n'),
+        recipe: trtRecipe,
+        stderr: [/corrupt\.onnx/, /ModelProto/],
+      },
+      {
+        what: 'truncated ONNX',
+        model: model('truncated', full.subarray(0, Math.floor(full.length / 2))),
+        recipe: trtRecipe,
+        stderr: [/truncated\.onnx/, /truncated or corrupt/],
+      },
+      {
+        what: 'an op TensorRT 8.6 lacks',
+        model: model('hardmax', detectorWithOpRenamed('Sigmoid', 'Hardmax')),
+        recipe: trtRecipe,
+        stderr: [/hardmax\.onnx/, /Hardmax/, /gpu-trt-fp16/, /node '/],
+      },
+      {
+        what: 'an op onnxruntime CPU lacks',
+        model: model('unknown-op', detectorWithOpRenamed('Sigmoid', 'Sigmoix')),
+        recipe: cpuOnlyPath,
+        stderr: [/unknown-op\.onnx/, /Sigmoix/, /cpu-ort-fp32/],
+      },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const out = join(home, `out-${i}`);
+      const r = runCliIn(import.meta.url, home, [
+        'package',
+        '--model',
+        c.model,
+        '--recipe',
+        c.recipe,
+        '--out',
+        out,
+        '--version',
+        `2.0.${i}`,
+      ]);
+      assert.equal(r.code, 2, `${c.what}: exit ${String(r.code)}\n${r.stderr}`);
+      assert.equal(r.stdout, '', c.what);
+      for (const re of c.stderr) assert.match(r.stderr, re, `${c.what}: ${r.stderr}`);
+      assert.equal(existsSync(out), false, `${c.what}: nothing sealed`);
+      assert.equal(snapshotFiles(join(home, 'store')), before, `${c.what}: store unchanged`);
+    }
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});

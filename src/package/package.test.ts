@@ -1,0 +1,145 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { runCliIn } from '../cli/cli-testing.js';
+import { sha256 } from '../core/digest.js';
+import { referenceDetectorPath } from '../onnx/testing.js';
+import { LocalSession } from '../runtime/session.js';
+import { parseModelConfig } from '../serve/model-config.js';
+import { openStore } from '../store/open.js';
+import { verifyPack } from './seal.js';
+import { writeFastRecipe } from './testing.js';
+
+interface PackOut {
+  digest: string;
+  path: string;
+}
+
+test('packing the reference detector twice gives the same digest; verify passes, then names a tampered file', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'dg-pack-'));
+  try {
+    const recipe = writeFastRecipe(home);
+    const pack = (out: string): PackOut => {
+      const r = runCliIn(import.meta.url, home, [
+        'package',
+        '--model',
+        referenceDetectorPath(),
+        '--recipe',
+        recipe,
+        '--out',
+        join(home, out),
+        '--json',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as PackOut;
+    };
+    const a = pack('a');
+    const b = pack('b');
+    assert.match(a.digest, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(a.digest, b.digest);
+    assert.equal(a.path, join(home, 'a'));
+    // The digest is the sha256 of manifest.json; the manifest lists every served file but not the report.
+    const manifestBytes = readFileSync(join(home, 'a', 'manifest.json'));
+    assert.equal(`sha256:${sha256(manifestBytes)}`, a.digest);
+    const manifest = JSON.parse(manifestBytes.toString('utf8')) as {
+      model: { task: string; name: string; version: string };
+      files: Array<{ path: string }>;
+      evidence: Array<{ path: string }>;
+    };
+    assert.deepEqual(manifest.model, { task: 'detection', name: 'detector', version: '1.0.0' });
+    assert.deepEqual(
+      manifest.files.map((f) => f.path),
+      [
+        'inference_config.json',
+        'model.onnx',
+        'model_repository/detector/1/model.onnx',
+        'model_repository/detector/config.pbtxt',
+        'recipe.yaml',
+      ],
+    );
+    assert.deepEqual(
+      manifest.evidence.map((e) => e.path),
+      ['export_report.json'],
+    );
+    // The two reports differ (run ids, timings) while the digests agree.
+    const reportA = JSON.parse(readFileSync(join(home, 'a', 'export_report.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const reportB = JSON.parse(readFileSync(join(home, 'b', 'export_report.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    assert.notEqual(reportA['run_id'], reportB['run_id']);
+    assert.equal((reportA['pack'] as { digest: string }).digest, a.digest);
+    const precisions = reportA['precisions'] as Record<string, { status: string }>;
+    assert.equal(precisions['fp16']?.status, 'not run');
+    assert.equal(precisions['int8']?.status, 'not run');
+    const targets = reportA['targets'] as Array<{ target: string; status: string }>;
+    assert.deepEqual(
+      targets.map((t) => [t.target, t.status]),
+      [
+        ['cpu-ort-fp32', 'built'],
+        ['gpu-trt-fp16', 'not run'],
+      ],
+    );
+    const bench = (reportA['microbench'] as { figures: Record<string, Array<{ p50_ms: number }>> }).figures;
+    assert.ok((bench['cpu-ort-fp32']?.[0]?.p50_ms ?? 0) > 0);
+
+    // The store holds the pack under models/<task>/<version>/; verify passes from the folder (CLI) and
+    // from the store by digest.
+    const store = await openStore(pathToFileURL(join(home, 'store')).href);
+    assert.equal(await store.getRef('models/detection/1.0.0/manifest.json'), a.digest);
+    const ok = runCliIn(import.meta.url, home, ['package', 'verify', join(home, 'a')]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const okStore = await verifyPack(a.digest, store);
+    assert.equal(okStore.ok, true, JSON.stringify(okStore.problems));
+    assert.equal(okStore.files, 5);
+
+    // Tamper with one served file: verify exits 2 naming it.
+    const cfg = join(home, 'b', 'model_repository', 'detector', 'config.pbtxt');
+    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('max_batch_size: 8', 'max_batch_size: 9'));
+    const bad = runCliIn(import.meta.url, home, ['package', 'verify', join(home, 'b')]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /model_repository\/detector\/config\.pbtxt/);
+    // A report that names another pack is caught too.
+    const rep = join(home, 'a', 'export_report.json');
+    writeFileSync(rep, readFileSync(rep, 'utf8').replace(a.digest, `sha256:${'0'.repeat(64)}`));
+    const badReport = await verifyPack(join(home, 'a'), store);
+    assert.equal(badReport.ok, false);
+    assert.deepEqual(
+      badReport.problems.map((p) => p.path),
+      ['export_report.json'],
+    );
+
+    // The Triton config matches the model's I/O as onnxruntime reports it.
+    const parsed = parseModelConfig(
+      readFileSync(cfg, 'utf8').replace('max_batch_size: 9', 'max_batch_size: 8'),
+      cfg,
+    ).config;
+    assert.equal(parsed.name, 'detector');
+    assert.equal(parsed.platform, 'onnxruntime_onnx');
+    assert.equal(parsed.maxBatchSize, 8);
+    assert.ok(parsed.dynamicBatching !== undefined);
+    const session = await LocalSession.open(referenceDetectorPath());
+    try {
+      const io = (ts: Array<{ name: string; type: string; shape: Array<number | string> }>): unknown =>
+        ts.map((t) => ({ name: t.name, type: t.type, dims: t.shape.slice(1) }));
+      const cfgIo = (ts: Array<{ name: string; dataType: string; dims: number[] }>): unknown =>
+        ts.map((t) => ({
+          name: t.name,
+          type: t.dataType === 'TYPE_FP32' ? 'float32' : t.dataType,
+          dims: t.dims,
+        }));
+      assert.deepEqual(cfgIo(parsed.inputs), io(session.io.inputs));
+      assert.deepEqual(cfgIo(parsed.outputs), io(session.io.outputs));
+    } finally {
+      await session.close();
+    }
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});

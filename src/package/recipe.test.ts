@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { DrivegateError } from '../core/errors.js';
+import { packageRoot } from '../core/paths.js';
+import { loadRecipe, parseRecipe } from './recipe.js';
+
+const base = 'recipe_version: 1\ntask: detection\nmodel:\n  name: detector\n';
+
+function badInputAt(text: string, field: string, line: number, found: RegExp): void {
+  assert.throws(
+    () => parseRecipe(text, 'r.yaml'),
+    (e: unknown) =>
+      e instanceof DrivegateError &&
+      e.code === 'BAD_INPUT' &&
+      e.location.file === 'r.yaml' &&
+      e.location.field === field &&
+      e.location.line === line &&
+      found.test(e.found ?? ''),
+  );
+}
+
+test('examples/recipe.yaml parses with the reference detector settings', async () => {
+  const { recipe } = await loadRecipe(join(packageRoot(), 'examples', 'recipe.yaml'));
+  assert.equal(recipe.task, 'detection');
+  assert.equal(recipe.model.name, 'detector');
+  assert.deepEqual(recipe.targets, ['cpu-ort-fp32', 'gpu-trt-fp16']);
+  assert.equal(recipe.tolerances.fp32.max_abs, 1e-4);
+});
+
+test('defaults fill what a minimal recipe leaves out', () => {
+  const r = parseRecipe(`${base}targets: [cpu-ort-fp32]\n`, 'r.yaml');
+  assert.equal(r.serving.max_batch_size, 8);
+  assert.equal(r.equivalence.samples, 16);
+  assert.deepEqual(r.lineage, {});
+});
+
+test('an unknown target is BAD_INPUT naming the file, the list item and its line', () => {
+  badInputAt(`${base}targets:\n  - cpu-ort-fp32\n  - tpu-xla-fp8\n`, 'targets[1]', 7, /tpu-xla-fp8/);
+});
+
+test('an unknown field is BAD_INPUT naming the key and its line, top level and nested', () => {
+  badInputAt(`${base}targets: [cpu-ort-fp32]\ncolour: blue\n`, 'colour', 6, /colour/);
+  badInputAt(
+    `${base}targets: [cpu-ort-fp32]\nserving:\n  max_batch: 4\n`,
+    'serving.max_batch',
+    7,
+    /max_batch/,
+  );
+});
+
+test('a wrong type and broken YAML are BAD_INPUT with a line', () => {
+  badInputAt(
+    `${base}targets: [cpu-ort-fp32]\nequivalence:\n  samples: many\n`,
+    'equivalence.samples',
+    7,
+    /many/,
+  );
+  assert.throws(() => parseRecipe('task: [unclosed\n', 'r.yaml'), /invalid YAML/);
+});

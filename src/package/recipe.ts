@@ -1,0 +1,230 @@
+/**
+ * The packaging recipe (examples/recipe.yaml): task and model name, targets, opset/IR constraints,
+ * dynamic axes, tolerances, serving settings, the inference contract and lineage. Parsed from YAML
+ * with line tracking and validated with a strict zod schema, so an unknown target or field is
+ * BAD_INPUT naming the file, the key and its line.
+ */
+import { readFile } from 'node:fs/promises';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
+import { z } from 'zod';
+import { DrivegateError, badInput } from '../core/errors.js';
+
+/** A target: runtime + device class + precision, whether this host can build/run it, and why not. */
+export interface TargetInfo {
+  id: string;
+  runtime: 'onnxruntime' | 'tensorrt';
+  device: 'cpu' | 'gpu';
+  precision: 'fp32' | 'fp16' | 'int8';
+  /** The operator support table the graph check uses. */
+  table: 'ort-cpu' | 'trt-8.6';
+  /** Why drivegate cannot produce/run this target here (undefined: it can). */
+  notRunnable?: string;
+}
+
+/** The targets a recipe may name. */
+export const KNOWN_TARGETS: Record<string, TargetInfo> = {
+  'cpu-ort-fp32': {
+    id: 'cpu-ort-fp32',
+    runtime: 'onnxruntime',
+    device: 'cpu',
+    precision: 'fp32',
+    table: 'ort-cpu',
+  },
+  'cpu-ort-fp16': {
+    id: 'cpu-ort-fp16',
+    runtime: 'onnxruntime',
+    device: 'cpu',
+    precision: 'fp16',
+    table: 'ort-cpu',
+    notRunnable: 'FP16 conversion is not implemented in drivegate package yet',
+  },
+  'cpu-ort-int8': {
+    id: 'cpu-ort-int8',
+    runtime: 'onnxruntime',
+    device: 'cpu',
+    precision: 'int8',
+    table: 'ort-cpu',
+    notRunnable: 'INT8 static quantization is not implemented in drivegate package yet',
+  },
+  ...Object.fromEntries(
+    (['fp32', 'fp16', 'int8'] as const).map((p) => [
+      `gpu-trt-${p}`,
+      {
+        id: `gpu-trt-${p}`,
+        runtime: 'tensorrt',
+        device: 'gpu',
+        precision: p,
+        table: 'trt-8.6',
+        notRunnable: 'TensorRT builds need trtexec and a GPU; this host has neither',
+      } satisfies TargetInfo,
+    ]),
+  ),
+};
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a name of letters, digits and ._-');
+const range = z.strictObject({
+  min: z.number().int().nonnegative().optional(),
+  max: z.number().int().nonnegative().optional(),
+});
+
+/** The recipe schema (v1). */
+export const recipeSchema = z.strictObject({
+  recipe_version: z.literal(1),
+  task: name,
+  model: z.strictObject({
+    name,
+    /** Inference config (the contract), relative to the recipe; default: beside the model. */
+    inference_config: z.string().min(1).optional(),
+  }),
+  targets: z
+    .array(z.enum(Object.keys(KNOWN_TARGETS) as [string, ...string[]]))
+    .min(1)
+    .refine((t) => new Set(t).size === t.length, 'no target listed twice'),
+  constraints: z.strictObject({ opset: range.optional(), ir_version: range.optional() }).default({}),
+  /** Per graph input/output name: axis index -> symbolic name (axes that may vary). */
+  dynamic_axes: z
+    .record(z.string(), z.record(z.string().regex(/^\d+$/, 'an axis index'), z.string().min(1)))
+    .default({}),
+  tolerances: z
+    .strictObject({
+      fp32: z.strictObject({ max_abs: z.number().positive() }).default({ max_abs: 1e-3 }),
+      fp16: z.strictObject({ max_abs: z.number().positive() }).optional(),
+      int8: z.strictObject({ max_abs: z.number().positive() }).optional(),
+    })
+    .default({ fp32: { max_abs: 1e-3 } }),
+  equivalence: z
+    .strictObject({
+      samples: z.number().int().min(1).max(10000).default(16),
+      batch: z.number().int().min(1).max(64).default(4),
+      seed: z.number().int().default(1),
+    })
+    .default({ samples: 16, batch: 4, seed: 1 }),
+  microbench: z
+    .strictObject({
+      iterations: z.number().int().min(1).max(10000).default(30),
+      warmup: z.number().int().min(0).max(1000).default(3),
+      batch_sizes: z.array(z.number().int().min(1).max(64)).min(1).default([1]),
+    })
+    .default({ iterations: 30, warmup: 3, batch_sizes: [1] }),
+  serving: z
+    .strictObject({
+      max_batch_size: z.number().int().min(0).max(1024).default(8),
+      preferred_batch_sizes: z.array(z.number().int().min(1)).default([4, 8]),
+      max_queue_delay_us: z.number().int().min(0).default(100),
+      instance_count: z.number().int().min(1).default(1),
+    })
+    .default({
+      max_batch_size: 8,
+      preferred_batch_sizes: [4, 8],
+      max_queue_delay_us: 100,
+      instance_count: 1,
+    }),
+  lineage: z
+    .strictObject({
+      git_sha: z
+        .string()
+        .regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'a git commit SHA (40 or 64 hex digits)')
+        .optional(),
+      dataset: z.string().min(1).optional(),
+      training_run: z.string().min(1).optional(),
+    })
+    .default({}),
+});
+
+/** A validated recipe. */
+export type Recipe = z.output<typeof recipeSchema>;
+
+function lineOf(doc: Document, lc: LineCounter, path: ReadonlyArray<string | number>): number | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const parent = n === 1 ? doc.contents : doc.getIn(path.slice(0, n - 1), true);
+    const key = path[n - 1];
+    if (isMap(parent)) {
+      for (const item of parent.items) {
+        if (isPair(item) && isScalar(item.key) && String(item.key.value) === String(key) && item.key.range) {
+          return lc.linePos(item.key.range[0]).line;
+        }
+      }
+    } else if (isSeq(parent) && typeof key === 'number') {
+      const item = parent.items[key] as YamlNode | undefined;
+      if (item?.range) return lc.linePos(item.range[0]).line;
+    }
+  }
+  const root = doc.contents as YamlNode | null;
+  return root?.range ? lc.linePos(root.range[0]).line : undefined;
+}
+
+function formatPath(path: ReadonlyArray<string | number>): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? p : `.${p}`;
+  return out;
+}
+
+function valueAt(value: unknown, path: ReadonlyArray<string | number>): unknown {
+  let cur = value;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[p];
+  }
+  return cur;
+}
+
+/** Parses and validates recipe text; BAD_INPUT naming `file`, the key path, its line, expected and found. */
+export function parseRecipe(text: string, file: string): Recipe {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const first = doc.errors[0];
+  if (first !== undefined) {
+    throw badInput(`invalid YAML: ${first.message.split('\n')[0] ?? first.code}`, {
+      file,
+      line: lc.linePos(first.pos[0]).line,
+      expected: 'well-formed YAML',
+      found: first.code,
+    });
+  }
+  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  const r = recipeSchema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  let path: Array<string | number> = (issue?.path ?? []).map((p) => (typeof p === 'number' ? p : String(p)));
+  let expected = issue?.message ?? 'a valid recipe';
+  const v = valueAt(value, path);
+  let found = v === undefined ? 'nothing' : JSON.stringify(v);
+  let message = 'invalid recipe';
+  if (issue?.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? '';
+    path = [...path, key];
+    message = `unknown recipe field ${JSON.stringify(key)}`;
+    expected = 'no other keys';
+    found = `unknown key ${JSON.stringify(key)}`;
+  } else if (issue?.code === 'invalid_value' && path[0] === 'targets') {
+    message = `unknown target ${found}`;
+    expected = `one of ${Object.keys(KNOWN_TARGETS).join(', ')}`;
+  } else if (issue?.code === 'invalid_value') {
+    expected = `one of ${issue.values.map((x) => JSON.stringify(x)).join(', ')}`;
+  }
+  const line = lineOf(doc, lc, path);
+  throw badInput(message, {
+    file,
+    field: formatPath(path) || '(document)',
+    ...(line !== undefined ? { line } : {}),
+    expected,
+    found: found.length > 80 ? `${found.slice(0, 77)}...` : found,
+  });
+}
+
+/** Reads and validates a recipe file; a missing file is NOT_FOUND... reported as BAD_INPUT for the CLI (exit 2). */
+export async function loadRecipe(file: string): Promise<{ recipe: Recipe; text: string }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new DrivegateError('BAD_INPUT', 'cannot read the recipe', {
+      file,
+      expected: 'a recipe YAML file',
+      found: String((err as NodeJS.ErrnoException).code ?? err),
+      cause: err,
+    });
+  }
+  return { recipe: parseRecipe(text, file), text };
+}

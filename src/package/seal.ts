@@ -1,0 +1,260 @@
+/**
+ * Sealing and verifying a pack. The seal writes the pack into a temporary folder beside `out`:
+ * the served files, recipe.yaml, manifest.json (every file with sha256 and size, in the shape the
+ * registry reads) and export_report.json (evidence, listed in the manifest's `evidence` without a
+ * hash, so it stays outside the digest); puts everything into the store under
+ * models/<task>/<version>/ refs and renames the folder into place. The pack digest is the sha256 of
+ * manifest.json's bytes.
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { sha256, sha256File } from '../core/digest.js';
+import { DrivegateError } from '../core/errors.js';
+import { listFilesRecursive } from '../core/fsutil.js';
+import {
+  PACK_MANIFEST,
+  isFolder,
+  parsePackManifest,
+  readPackFolder,
+  verifyPackFiles,
+} from '../registry/pack.js';
+import type { IntegrityResult, PackManifest } from '../registry/pack.js';
+import type { ArtifactStore } from '../store/types.js';
+import { looksLikeDigest, normalizeDigest } from '../store/types.js';
+import { KNOWN_TARGETS } from './recipe.js';
+import type { Recipe } from './recipe.js';
+
+/** The evidence file of a pack (outside the digest). */
+export const EXPORT_REPORT = 'export_report.json';
+
+/** What sealPack needs. */
+export interface SealOptions {
+  store: ArtifactStore;
+  recipe: Recipe;
+  recipeText: string;
+  version: string;
+  out: string;
+  runId: string;
+  /** Pack path -> source file; a path ending in '/' is a folder copied recursively. */
+  files: Record<string, string>;
+  /** The earlier steps' results (stage, graph-checks, ...), for export_report.json. */
+  results: Record<string, unknown>;
+}
+
+/** The sealed pack. */
+export interface SealResult {
+  digest: string;
+  path: string;
+  files: number;
+  refs: string;
+}
+
+/** The ref prefix of a pack in the store. */
+export function packRefPrefix(task: string, version: string): string {
+  return `models/${task}/${version}/`;
+}
+
+function targetStatus(recipe: Recipe): Array<Record<string, unknown>> {
+  return recipe.targets.map((t) => {
+    const info = KNOWN_TARGETS[t];
+    return info?.notRunnable === undefined
+      ? { target: t, status: 'built', artifact: 'model.onnx', precision: info?.precision ?? null }
+      : { target: t, status: 'not run', reason: info.notRunnable, precision: info.precision };
+  });
+}
+
+/** trtexec's --minShapes/--optShapes/--maxShapes for the batched inputs of the model repository step's result. */
+function shapeFlags(repo: unknown): string {
+  const r = repo as { max_batch_size?: number; inputs?: Array<{ name: string; dims: number[] }> } | undefined;
+  const max = r?.max_batch_size ?? 0;
+  if (r?.inputs === undefined || max <= 0) return '';
+  const opt = Math.max(1, Math.min(4, max));
+  const spec = (n: number): string =>
+    r.inputs?.map((i) => `${i.name}:${[n, ...i.dims].join('x')}`).join(',') ?? '';
+  return ` --minShapes=${spec(1)} --optShapes=${spec(opt)} --maxShapes=${spec(max)}`;
+}
+
+/** Seals a pack (see the module doc); CONFLICT when the store already holds another pack at that version. */
+export async function sealPack(o: SealOptions): Promise<SealResult> {
+  const prefix = packRefPrefix(o.recipe.task, o.version);
+  const tmp = `${o.out}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await mkdir(tmp, { recursive: true });
+  try {
+    for (const [packPath, src] of Object.entries(o.files)) {
+      if (packPath.endsWith('/')) {
+        for (const f of await listFilesRecursive(src)) {
+          const dest = join(tmp, packPath, relative(src, f));
+          await mkdir(dirname(dest), { recursive: true });
+          await copyFile(f, dest);
+        }
+      } else {
+        await copyFile(src, join(tmp, packPath));
+      }
+    }
+    await writeFile(join(tmp, 'recipe.yaml'), o.recipeText);
+    const paths = (await listFilesRecursive(tmp)).map((f) => relative(tmp, f).split(sep).join('/')).sort();
+    const files: Array<{ path: string; sha256: string; size: number }> = [];
+    for (const p of paths) {
+      const h = await sha256File(join(tmp, p));
+      files.push({ path: p, sha256: h.sha256, size: h.size });
+    }
+    const lineage = o.recipe.lineage;
+    const manifest = {
+      schema_version: 1,
+      format: 'drivegate.pack/v1',
+      model: { task: o.recipe.task, name: o.recipe.model.name, version: o.version },
+      files,
+      pointers: {
+        ...(lineage.git_sha !== undefined ? { git_sha: lineage.git_sha } : {}),
+        ...(lineage.dataset !== undefined ? { dataset: lineage.dataset } : {}),
+        ...(lineage.training_run !== undefined ? { training_run: lineage.training_run } : {}),
+      },
+      targets: o.recipe.targets,
+      evidence: [{ path: EXPORT_REPORT, kind: 'export', in_digest: false }],
+    };
+    const bytes = JSON.stringify(manifest, null, 2) + '\n';
+    const { digest } = parsePackManifest(bytes, PACK_MANIFEST);
+    const existing = await o.store.getRef(`${prefix}${PACK_MANIFEST}`);
+    if (existing !== undefined && normalizeDigest(existing) !== digest) {
+      throw new DrivegateError(
+        'CONFLICT',
+        `the store already holds another pack for ${o.recipe.task} ${o.version}`,
+        {
+          record: `${prefix}${PACK_MANIFEST}`,
+          expected: digest,
+          found: existing,
+        },
+      );
+    }
+    await writeFile(join(tmp, PACK_MANIFEST), bytes);
+    const r = o.results;
+    const report = {
+      kind: 'export',
+      schema_version: 1,
+      pack: { digest, manifest: PACK_MANIFEST, path: o.out },
+      model: manifest.model,
+      run_id: o.runId,
+      created_at: new Date().toISOString(),
+      verdict: 'pass',
+      lineage,
+      environment: (r['stage'] as { environment?: unknown } | undefined)?.environment ?? null,
+      staging: r['stage'] ?? null,
+      graph: r['graph-checks'] ?? null,
+      sanity_smoke: r['sanity-smoke'] ?? null,
+      model_repository: r['model-repository'] ?? null,
+      equivalence: r['equivalence'] ?? null,
+      microbench: {
+        note: 'measured on this build host, not on the target; outside the pack digest',
+        figures: r['microbench'] ?? null,
+      },
+      targets: targetStatus(o.recipe),
+      precisions: {
+        fp32: { status: 'built', file: 'model.onnx' },
+        fp16: { status: 'not run', reason: 'FP16 conversion is not implemented in drivegate package yet' },
+        int8: {
+          status: 'not run',
+          reason:
+            'INT8 static quantization and calibration.cache are not implemented in drivegate package yet',
+        },
+      },
+      tensorrt: o.recipe.targets
+        .filter((t) => KNOWN_TARGETS[t]?.runtime === 'tensorrt')
+        .map((t) => ({
+          target: t,
+          status: 'pending',
+          reason: KNOWN_TARGETS[t]?.notRunnable ?? '',
+          build_command:
+            `trtexec --onnx=model.onnx --saveEngine=model.plan` +
+            (t.endsWith('fp16') ? ' --fp16' : t.endsWith('int8') ? ' --int8 --calib=calibration.cache' : '') +
+            shapeFlags(o.results['model-repository']) +
+            ' --timingCacheFile=timing.cache',
+        })),
+    };
+    await writeFile(join(tmp, EXPORT_REPORT), JSON.stringify(report, null, 2) + '\n');
+    // Into the store: blobs first, then refs, the manifest ref last.
+    for (const f of files) {
+      await o.store.putFile(join(tmp, f.path));
+      await o.store.setRef(`${prefix}${f.path}`, `sha256:${f.sha256}`);
+    }
+    const rep = await o.store.putFile(join(tmp, EXPORT_REPORT));
+    await o.store.setRef(`${prefix}${EXPORT_REPORT}`, rep.digest);
+    await o.store.put(bytes);
+    await o.store.setRef(`${prefix}${PACK_MANIFEST}`, digest);
+    await replaceFolder(tmp, o.out);
+    return { digest, path: o.out, files: files.length, refs: prefix };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function replaceFolder(tmp: string, out: string): Promise<void> {
+  const st = await stat(out).catch(() => undefined);
+  if (st === undefined) {
+    await rename(tmp, out);
+    return;
+  }
+  if (!st.isDirectory() || !(await stat(join(out, PACK_MANIFEST)).catch(() => undefined))) {
+    throw new DrivegateError('CONFLICT', 'the output folder exists and is not a pack', {
+      file: out,
+      expected: 'a missing folder or an earlier pack (with manifest.json)',
+      found: 'another file or folder',
+    });
+  }
+  const old = `${out}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await rename(out, old);
+  await rename(tmp, out);
+  await rm(old, { recursive: true, force: true });
+}
+
+/** The result of verifying a pack. */
+export interface VerifyResult extends IntegrityResult {
+  digest: string;
+  manifest: PackManifest;
+}
+
+/**
+ * Re-hashes a pack (a folder, or a manifest digest in the store) against its manifest. A folder's
+ * export_report.json must name the same pack digest. Never throws for a mismatch: see `problems`.
+ */
+export async function verifyPack(target: string, store: ArtifactStore | undefined): Promise<VerifyResult> {
+  if (await isFolder(target)) {
+    const { manifest, digest } = await readPackFolder(target);
+    const r = await verifyPackFiles(manifest, { kind: 'folder', path: target }, store);
+    const reportPath = join(target, EXPORT_REPORT);
+    const report = await readFile(reportPath, 'utf8').catch(() => undefined);
+    if (report !== undefined) {
+      let named: unknown;
+      try {
+        named = (JSON.parse(report) as { pack?: { digest?: unknown } }).pack?.digest;
+      } catch {
+        named = 'not JSON';
+      }
+      if (named !== digest) {
+        r.problems.push({ path: EXPORT_REPORT, expected: `evidence for ${digest}`, found: String(named) });
+        r.ok = false;
+      }
+    }
+    return { ...r, digest, manifest };
+  }
+  if (!looksLikeDigest(target)) {
+    throw new DrivegateError('BAD_INPUT', 'not a pack folder or a manifest digest', {
+      file: target,
+      expected: 'a folder holding manifest.json, or sha256:<hex> of a manifest in the store',
+      found: 'neither',
+    });
+  }
+  const digest = normalizeDigest(target);
+  if (store === undefined || !(await store.has(digest))) {
+    throw new DrivegateError('NOT_FOUND', 'no such manifest in the store', { record: digest });
+  }
+  const bytes = await store.get(digest);
+  const { manifest } = parsePackManifest(bytes, digest);
+  const r = await verifyPackFiles(manifest, { kind: 'store' }, store);
+  return { ...r, digest, manifest };
+}
+
+/** Hex sha256 of bytes, as `sha256:<hex>` (the pack digest of manifest bytes). */
+export function packDigestOf(bytes: Uint8Array | string): string {
+  return `sha256:${sha256(bytes)}`;
+}
