@@ -20,6 +20,7 @@ export {
 export { createLogger } from './log.js';
 export type { Logger, LogLevel, LoggerOptions } from './log.js';
 export { packageRoot, workspaceHome, sharedFixtures } from './paths.js';
+export { mulberry32 } from './random.js';
 export { loadConfig, parseConfigText, configFileSchema, normalizeStoreUri, ENV_OVERRIDES } from './config.js';
 export type { DrivegateConfig, ConfigFile, LoadConfigOptions } from './config.js';
 export { openWorkspace, ensureWorkspace } from './workspace.js';

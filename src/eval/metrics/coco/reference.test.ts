@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { packageRoot } from '../../../core/paths.js';
+import { mulberry32 as rng } from '../../../core/random.js';
 import { evaluateCocoFiles, type CocoIouType } from './index.js';
 import { rleCountsToString, rleFromPolygon, rleMerge } from './mask.js';
 
@@ -20,17 +21,6 @@ function findPython(): string | null {
     if (spawnSync(py, ['-c', 'import pycocotools.cocoeval'], { stdio: 'ignore' }).status === 0) return py;
   }
   return null;
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Img {
