@@ -85,8 +85,11 @@ export class ServerMetrics {
     s.inferenceCount += batch;
   }
 
-  /** The Prometheus text exposition (format 0.0.4). */
-  render(): string {
+  /**
+   * The Prometheus text exposition (format 0.0.4). `pending` gives the requests waiting in a model
+   * version's queue (nv_inference_pending_request_count).
+   */
+  render(pending?: (model: string, version: string) => number): string {
     const entries = [...this.byModel.values()].sort((a, b) =>
       (a.model + a.version).localeCompare(b.model + b.version),
     );
@@ -132,6 +135,14 @@ export class ServerMetrics {
       'Cumulative compute inference duration in microseconds (does not include cached requests)',
       (s) => Math.round(s.computeInferDurationUs),
     );
+    if (pending !== undefined) {
+      const g = 'nv_inference_pending_request_count';
+      lines.push(
+        `# HELP ${g} Instantaneous number of pending requests awaiting execution per-model.`,
+        `# TYPE ${g} gauge`,
+      );
+      for (const e of entries) lines.push(`${g}{${lbl(e)}} ${pending(e.model, e.version)}`);
+    }
     const h = 'drivegate_inference_request_duration_seconds';
     lines.push(
       `# HELP ${h} Latency of successful inference requests, from the request's arrival to its response`,

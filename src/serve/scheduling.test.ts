@@ -189,6 +189,11 @@ test('exposes Prometheus text format 0.0.4 with Triton names and a latency histo
     assert.match(text, new RegExp(`^# TYPE ${name} counter$`, 'm'));
   }
   assert.match(text, /^# TYPE drivegate_inference_request_duration_seconds histogram$/m);
+  assert.match(text, /^# TYPE nv_inference_pending_request_count gauge$/m);
+  assert.equal(
+    metricValue(text, 'nv_inference_pending_request_count', { model: 'batched', version: '1' }),
+    0,
+  );
   const lbl = { model: 'strict', version: '1' };
   assert.equal(metricValue(text, 'nv_inference_request_failure', lbl), 1);
   const count = metricValue(text, 'drivegate_inference_request_duration_seconds_count', lbl);

@@ -504,7 +504,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     };
     if (parts.length === 1 && parts[0] === 'metrics') {
       need('GET');
-      const text = metrics.render();
+      const text = metrics.render((m, v) => models.get(m)?.versions.get(v)?.scheduler.queued ?? 0);
       res.writeHead(200, {
         'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
         'Content-Length': Buffer.byteLength(text),
