@@ -119,6 +119,12 @@ test('reports model metadata with -1 for the batch dim, from config or graph', a
     { name: 'scores', datatype: 'FP32', shape: [-1, 3] },
     { name: 'classes', datatype: 'INT64', shape: [-1, 3] },
   ]);
+  const broken = await fetch(`${server.url}/v2/models/broken`);
+  assert.equal(broken.status, 503);
+  assert.match(
+    ((await broken.json()) as { error: string }).error,
+    /model 'broken' is not ready: .*config\.pbtxt:2/,
+  );
   const cfg = (await (await fetch(`${server.url}/v2/models/toy/config`)).json()) as Record<string, unknown>;
   assert.equal(cfg['max_batch_size'], 4);
   assert.deepEqual(cfg['version_policy'], { all: {} });

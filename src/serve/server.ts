@@ -555,6 +555,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       if (rest.length === 0) {
         need('GET');
         const { model } = findModel(name, version);
+        if (!modelReady(model)) {
+          throw new DrivegateError(
+            'UNAVAILABLE',
+            `model '${name}' is not ready${model.error !== undefined ? `: ${model.error.message}` : ''}`,
+          );
+        }
         sendJson(res, 200, {
           name: model.name,
           versions: version !== undefined ? [version] : [...model.versions.keys()],
