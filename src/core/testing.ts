@@ -1,11 +1,15 @@
 /**
- * Helpers for tests that run real child processes (crash and concurrency tests): start a sibling
- * script of the calling test under the same runtime (tsx for .ts sources, plain node for dist/),
- * read its stdout line by line, wait for a line, SIGKILL it.
+ * Helpers for tests: run real child processes (crash and concurrency tests: start a sibling script
+ * of the calling test under the same runtime, tsx for .ts sources or plain node for dist/, read its
+ * stdout line by line, wait for a line, SIGKILL it), and assert that a promise rejects with a
+ * DrivegateError of a given code.
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DrivegateError } from './errors.js';
+import type { ErrorCode } from './errors.js';
 import { packageRoot } from './paths.js';
 
 /** A running child script. */
@@ -63,4 +67,16 @@ export function startChildScript(callerUrl: string, baseName: string, args: stri
     exited,
     stderr: () => err,
   };
+}
+
+/** Asserts that `p` rejects with a DrivegateError of `code`; returns the error. */
+export async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<DrivegateError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof DrivegateError, `expected DrivegateError ${code}, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    return err;
+  }
+  assert.fail(`expected a ${code} error`);
 }

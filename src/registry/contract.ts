@@ -11,10 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { sha256 } from '../core/digest.js';
-import { DrivegateError } from '../core/errors.js';
-import type { ErrorCode } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
-import { startChildScript } from '../core/testing.js';
+import { rejectsWith, startChildScript } from '../core/testing.js';
 import { openFsStore } from '../store/fs.js';
 import type { ArtifactStore } from '../store/types.js';
 import { openRegistryDb } from './db.js';
@@ -31,18 +29,6 @@ export interface DbUnderTest {
 
 /** Makes a fresh, empty database. */
 export type DbFactory = () => Promise<DbUnderTest>;
-
-/** Rejects with a DrivegateError of `code`; returns it. */
-export async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<DrivegateError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof DrivegateError, `expected DrivegateError ${code}, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected a ${code} error`);
-}
 
 /** Writes a pack folder (two files and manifest.json) for `name@version`; returns the folder. */
 export async function makePack(

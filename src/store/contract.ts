@@ -9,8 +9,7 @@ import { mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from '../core/digest.js';
-import { DrivegateError } from '../core/errors.js';
-import type { ErrorCode } from '../core/errors.js';
+import { rejectsWith } from '../core/testing.js';
 import type { ArtifactStore } from './types.js';
 
 /** A fresh store for one test, with hooks the suite needs. */
@@ -24,17 +23,6 @@ export interface StoreUnderTest {
 
 /** Makes a fresh, empty store. */
 export type StoreFactory = () => Promise<StoreUnderTest>;
-
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<DrivegateError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof DrivegateError, `expected DrivegateError ${code}, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected a ${code} error`);
-}
 
 async function withStore(factory: StoreFactory, fn: (s: StoreUnderTest) => Promise<void>): Promise<void> {
   const s = await factory();
