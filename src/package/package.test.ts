@@ -75,6 +75,7 @@ test('packing the reference detector twice gives the same digest; verify passes,
     >;
     assert.notEqual(reportA['run_id'], reportB['run_id']);
     assert.equal((reportA['pack'] as { digest: string }).digest, a.digest);
+    assert.equal((reportA['contract_smoke'] as { ok: boolean }).ok, true);
     const precisions = reportA['precisions'] as Record<string, { status: string }>;
     assert.equal(precisions['fp16']?.status, 'not run');
     assert.equal(precisions['int8']?.status, 'not run');

@@ -213,7 +213,7 @@ export function parseRecipe(text: string, file: string): Recipe {
   });
 }
 
-/** Reads and validates a recipe file; a missing file is NOT_FOUND... reported as BAD_INPUT for the CLI (exit 2). */
+/** Reads and validates a recipe file; an unreadable or missing file is BAD_INPUT naming it (exit 2). */
 export async function loadRecipe(file: string): Promise<{ recipe: Recipe; text: string }> {
   let text: string;
   try {

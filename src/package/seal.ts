@@ -143,6 +143,7 @@ export async function sealPack(o: SealOptions): Promise<SealResult> {
       graph: r['graph-checks'] ?? null,
       sanity_smoke: r['sanity-smoke'] ?? null,
       model_repository: r['model-repository'] ?? null,
+      contract_smoke: r['contract-smoke'] ?? null,
       equivalence: r['equivalence'] ?? null,
       microbench: {
         note: 'measured on this build host, not on the target; outside the pack digest',

@@ -1,7 +1,8 @@
 /**
  * The packaging workflow (#15) as runner steps: stage, graph-checks, sanity-smoke,
- * model-repository, equivalence, microbench, seal. Each step's result is recorded in the run and
- * gathered into export_report.json by the seal step.
+ * model-repository, contract-smoke (the v2 server answers one request as the contract says),
+ * equivalence, microbench, seal. Each step's result is recorded in the run and gathered into
+ * export_report.json by the seal step.
  */
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -14,6 +15,7 @@ import type { CoverageReport } from '../onnx/coverage.js';
 import { readOnnxModel } from '../onnx/proto.js';
 import type { OnnxModelInfo } from '../onnx/proto.js';
 import { loadInferenceConfig } from '../runtime/config.js';
+import { contractSmoke } from '../serve/contract.js';
 import { writeModelConfig } from '../serve/model-config.js';
 import type { ArtifactStore } from '../store/types.js';
 import { KNOWN_TARGETS, loadRecipe } from './recipe.js';
@@ -198,6 +200,37 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
         },
       },
       {
+        name: 'contract-smoke',
+        version: 1,
+        inputs: (v) => ({
+          files: {
+            repository: v.outputPath('model-repository', 'model_repository/'),
+            inference_config: v.outputPath('model-repository', 'inference_config.json'),
+          },
+        }),
+        async run(ctx) {
+          const repo = ctx.inputs.files['repository'] ?? '';
+          const r = await contractSmoke(repo, ctx.inputs.files['inference_config'] ?? '', {
+            ...(ctx.log !== undefined ? { log: ctx.log } : {}),
+          });
+          if (!r.ok) {
+            const failed = r.checks.find((c) => !c.ok);
+            throw new DrivegateError(
+              'GATE_FAILED',
+              'the model repository does not serve the inference contract',
+              {
+                file: repo,
+                field: failed?.name ?? 'server',
+                expected: 'every contract check to pass',
+                found: failed?.detail ?? r.error ?? 'no result',
+                details: r,
+              },
+            );
+          }
+          return { ...r, repository: 'model_repository/' };
+        },
+      },
+      {
         name: 'equivalence',
         version: 1,
         inputs: (v) => ({
@@ -260,6 +293,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
             'graph-checks',
             'sanity-smoke',
             'model-repository',
+            'contract-smoke',
             'equivalence',
             'microbench',
           ]) {
