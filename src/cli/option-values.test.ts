@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DrivegateError } from '../core/errors.js';
+import type { DrivegateError } from '../core/errors.js';
+import { throwsWith } from '../core/testing.js';
 import { parseIntOption, parseNowOption, parseNumberOption } from './option-values.js';
 
-function usageOf(fn: () => unknown): DrivegateError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof DrivegateError, String(err));
-    assert.equal(err.code, 'USAGE');
-    return err;
-  }
-  assert.fail('expected a USAGE error');
-}
+const usageOf = (fn: () => unknown): DrivegateError => throwsWith(fn, 'USAGE');
 
 test('parseIntOption accepts decimal integers within the range, surrounding spaces allowed', () => {
   assert.equal(parseIntOption('--batch', '8', 1, 1024), 8);

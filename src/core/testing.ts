@@ -1,8 +1,8 @@
 /**
  * Helpers for tests: run real child processes (crash and concurrency tests: start a sibling script
  * of the calling test under the same runtime, tsx for .ts sources or plain node for dist/, read its
- * stdout line by line, wait for a line, SIGKILL it), and assert that a promise rejects with a
- * DrivegateError of a given code.
+ * stdout line by line, wait for a line, SIGKILL it), and assert that a call throws, or a promise
+ * rejects, with a DrivegateError of a given code.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -73,6 +73,18 @@ export function startChildScript(callerUrl: string, baseName: string, args: stri
 export async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<DrivegateError> {
   try {
     await p;
+  } catch (err) {
+    assert.ok(err instanceof DrivegateError, `expected DrivegateError ${code}, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    return err;
+  }
+  assert.fail(`expected a ${code} error`);
+}
+
+/** Asserts that `fn()` throws a DrivegateError of `code`; returns the error. */
+export function throwsWith(fn: () => unknown, code: ErrorCode): DrivegateError {
+  try {
+    fn();
   } catch (err) {
     assert.ok(err instanceof DrivegateError, `expected DrivegateError ${code}, got ${String(err)}`);
     assert.equal(err.code, code, err.message);

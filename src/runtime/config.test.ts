@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DrivegateError } from '../core/errors.js';
+import type { DrivegateError } from '../core/errors.js';
+import { throwsWith } from '../core/testing.js';
 import { packageRoot } from '../core/paths.js';
 import {
   classList,
@@ -21,16 +22,7 @@ const minimal = {
   output: { decoder: 'centernet', heatmap: 'heatmap', wh: 'wh', offset: 'offset' },
 };
 
-function badInputOf(fn: () => unknown): DrivegateError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof DrivegateError);
-    assert.equal(err.code, 'BAD_INPUT');
-    return err;
-  }
-  assert.fail('expected a BAD_INPUT error');
-}
+const badInputOf = (fn: () => unknown): DrivegateError => throwsWith(fn, 'BAD_INPUT');
 
 test('fills defaults of a minimal config', () => {
   const cfg = parseInferenceConfig(minimal);

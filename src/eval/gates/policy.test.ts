@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DrivegateError } from '../../core/errors.js';
+import type { DrivegateError } from '../../core/errors.js';
+import { throwsWith } from '../../core/testing.js';
 import { packageRoot } from '../../core/paths.js';
 import { parseYamlSource, readYamlSource } from '../yaml.js';
 import { follow, parsePath } from './path.js';
@@ -9,16 +10,7 @@ import { parseGatePolicy } from './policy.js';
 import { parseSliceDefinitions, filterWords } from './slices.js';
 import { parseWaivers } from './waivers.js';
 
-function badInput(fn: () => unknown): DrivegateError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof DrivegateError, String(err));
-    assert.equal(err.code, 'BAD_INPUT');
-    return err;
-  }
-  assert.fail('expected BAD_INPUT');
-}
+const badInput = (fn: () => unknown): DrivegateError => throwsWith(fn, 'BAD_INPUT');
 
 const policy = (rules: string) =>
   parseGatePolicy(parseYamlSource(`version: 1\nname: t\nrules:\n${rules}`, 'gates.yaml'));

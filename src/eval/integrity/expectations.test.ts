@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DrivegateError } from '../../core/errors.js';
+import type { DrivegateError } from '../../core/errors.js';
+import { throwsWith } from '../../core/testing.js';
 import { parseYamlSource } from '../yaml.js';
 import { evaluateSuite, parseExpectationSuite, quantileNearest } from './expectations.js';
 import type { ExpectationResult } from './expectations.js';
@@ -19,16 +20,7 @@ function run(yaml: string, records: Array<Record<string, unknown>>, cap?: number
   );
 }
 
-function badInputOf(fn: () => unknown): DrivegateError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof DrivegateError);
-    assert.equal(err.code, 'BAD_INPUT');
-    return err;
-  }
-  assert.fail('expected BAD_INPUT');
-}
+const badInputOf = (fn: () => unknown): DrivegateError => throwsWith(fn, 'BAD_INPUT');
 
 const ten = Array.from({ length: 10 }, (_, i) => record(i));
 
