@@ -1,25 +1,21 @@
 /** `drivegate eval coco` end to end: the real CLI in a child process (tsx for sources, node for dist/). */
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
-import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { packageRoot, sharedFixtures } from '../core/paths.js';
+import { runCliIn } from './cli-testing.js';
+import type { CliResult } from './cli-testing.js';
 
-const fromSource = extname(fileURLToPath(import.meta.url)) === '.ts';
-const MAIN = join(packageRoot(), fromSource ? 'src/cli/main.ts' : 'dist/src/cli/main.js');
 const SHARED = join(sharedFixtures(), 'coco');
 const OWN = join(packageRoot(), 'src', 'eval', 'metrics', 'coco', 'fixtures');
 
-function drivegate(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [...(fromSource ? ['--import', 'tsx'] : []), MAIN, ...args], {
-    cwd: packageRoot(),
-    encoding: 'utf8',
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const home = mkdtempSync(join(tmpdir(), 'drivegate-cli-eval-coco-home-'));
+after(() => rmSync(home, { recursive: true, force: true }));
+
+/** Runs the drivegate CLI (from src under tsx, or from dist) with a temp folder as workspace. */
+const drivegate = (...args: string[]): CliResult => runCliIn(import.meta.url, home, args);
 
 test('eval coco prints the 12 summary lines (exit 0) and --json the stats and per-class AP', () => {
   const gt = join(SHARED, 'public_basic.gt.json.gz');
