@@ -5,3 +5,4 @@
  */
 export * from './proto.js';
 export * from './coverage.js';
+export * from './fp16.js';

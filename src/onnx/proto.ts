@@ -61,7 +61,8 @@ export const ONNX_ELEM_TYPES: Record<number, string> = {
   16: 'bfloat16',
 };
 
-class Reader {
+/** A bounded protobuf wire-format reader over a byte range (used by the ONNX readers and rewriters). */
+export class Reader {
   pos: number;
   constructor(
     readonly buf: Uint8Array,

@@ -77,7 +77,15 @@ test('packing the reference detector twice gives the same digest; verify passes,
     assert.equal((reportA['pack'] as { digest: string }).digest, a.digest);
     assert.equal((reportA['contract_smoke'] as { ok: boolean }).ok, true);
     const precisions = reportA['precisions'] as Record<string, { status: string }>;
-    assert.equal(precisions['fp16']?.status, 'not run');
+    assert.equal(precisions['fp16']?.status, 'not built');
+    const emulation = (
+      precisions['fp16'] as unknown as {
+        emulation: { status: string; equivalence: { ok: boolean; max_abs: number } };
+      }
+    ).emulation;
+    assert.equal(emulation.status, 'emulated');
+    assert.equal(emulation.equivalence.ok, true);
+    assert.ok(emulation.equivalence.max_abs > 0);
     assert.equal(precisions['int8']?.status, 'not run');
     const targets = reportA['targets'] as Array<{ target: string; status: string }>;
     assert.deepEqual(

@@ -152,7 +152,11 @@ export async function sealPack(o: SealOptions): Promise<SealResult> {
       targets: targetStatus(o.recipe),
       precisions: {
         fp32: { status: 'built', file: 'model.onnx' },
-        fp16: { status: 'not run', reason: 'FP16 conversion is not implemented in drivegate package yet' },
+        fp16: {
+          status: 'not built',
+          reason: 'FP16 conversion (model.fp16.onnx) is not implemented in drivegate package yet',
+          emulation: r['fp16-emulation'] ?? null,
+        },
         int8: {
           status: 'not run',
           reason:

@@ -1,7 +1,7 @@
 /**
  * The packaging workflow (#15) as runner steps: stage, graph-checks, sanity-smoke,
  * model-repository, contract-smoke (the v2 server answers one request as the contract says),
- * equivalence, microbench, seal. Each step's result is recorded in the run and gathered into
+ * equivalence, fp16-emulation (when an fp16 target is listed), microbench, seal. Each step's result is recorded in the run and gathered into
  * export_report.json by the seal step.
  */
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { packageRoot } from '../core/paths.js';
 import type { Workflow } from '../core/runner.js';
 import { ORT_CPU_OPSET17, TRT_86, checkCoverage, defaultOpset } from '../onnx/coverage.js';
 import type { CoverageReport } from '../onnx/coverage.js';
+import { emulateFp16 } from '../onnx/fp16.js';
 import { readOnnxModel } from '../onnx/proto.js';
 import type { OnnxModelInfo } from '../onnx/proto.js';
 import { loadInferenceConfig } from '../runtime/config.js';
@@ -24,6 +25,9 @@ import { sealPack } from './seal.js';
 import type { SealResult } from './seal.js';
 import { environmentPins, equivalence, microbench, sanitySmoke } from './steps.js';
 import { tritonConfig } from './triton.js';
+
+/** The FP16 equivalence bound when the recipe sets none (absolute, per element, any head). */
+export const DEFAULT_FP16_MAX_ABS = 0.1;
 
 /** The arguments of a packaging run (absolute paths). */
 export interface PackageArgs {
@@ -265,6 +269,54 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
         },
       },
       {
+        name: 'fp16-emulation',
+        version: 1,
+        inputs: (v) => modelInputs(v.args),
+        async run(ctx) {
+          const recipe = await recipeOf(ctx.args.recipe);
+          const wanted = recipe.targets.filter((t) => KNOWN_TARGETS[t]?.precision === 'fp16');
+          if (wanted.length === 0) return { status: 'not requested', targets: [] };
+          const { model, info } = emulateFp16(await readFile(ctx.args.model), ctx.args.model);
+          const emulated = join(ctx.workDir, 'model.fp16-emulated.onnx');
+          await writeFile(emulated, model);
+          const maxAbs = recipe.tolerances.fp16?.max_abs ?? DEFAULT_FP16_MAX_ABS;
+          const r = await equivalence(
+            ctx.args.model,
+            emulated,
+            loadInferenceConfig(ctx.args.inferenceConfig),
+            {
+              samples: recipe.equivalence.samples,
+              batch: recipe.equivalence.batch,
+              seed: recipe.equivalence.seed,
+              maxAbs,
+            },
+          );
+          if (!r.ok) {
+            throw new DrivegateError(
+              'GATE_FAILED',
+              'FP16 (emulated) deviates from FP32 beyond the tolerance',
+              {
+                file: ctx.args.model,
+                field: 'tolerances.fp16.max_abs',
+                expected: `max abs diff <= ${maxAbs}`,
+                found: String(r.max_abs),
+                details: r,
+              },
+            );
+          }
+          return {
+            status: 'emulated',
+            targets: wanted,
+            method:
+              'FP32 graph with every FP32 initializer rounded to fp16 and every float node output passed ' +
+              'through Cast(FLOAT16)->Cast(FLOAT); onnxruntime-node on this host has no FP16 CPU kernels for ' +
+              'these ops, so no FP16 model was built or timed',
+            emulation: info,
+            equivalence: r,
+          };
+        },
+      },
+      {
         name: 'microbench',
         cache: false,
         inputs: (v) => modelInputs(v.args),
@@ -295,6 +347,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
             'model-repository',
             'contract-smoke',
             'equivalence',
+            'fp16-emulation',
             'microbench',
           ]) {
             results[s] = ctx.result(s);
