@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { DEMO_DEFAULTS, demoWorkflow } from '../demo/index.js';
 import type { DemoArgs, DemoEvalResult } from '../demo/index.js';
+import type { DemoRelease } from '../demo/release.js';
 import { DrivegateError } from '../core/errors.js';
 import { runWorkDir } from '../core/runner.js';
 import { addRunOptions, runWorkflowFromCli, workspaceFromFlags } from './workspace-options.js';
@@ -51,6 +52,7 @@ export function registerDemo(program: Command): void {
         framesPerScene: int('--frames-per-scene', flags.framesPerScene, 1),
         seed: int('--seed', flags.seed, 0),
         workers: int('--workers', flags.workers, 0),
+        ...(flags.config !== undefined ? { config: flags.config } : {}),
       };
       const started = Date.now();
       const record = await runWorkflowFromCli(demoWorkflow, args, flags);
@@ -60,6 +62,10 @@ export function registerDemo(program: Command): void {
       const evals = record.steps
         .filter((s) => s.name.startsWith('eval-'))
         .map((s) => ({ step: s.name, result: s.result as DemoEvalResult | undefined, status: s.status }));
+      const packs =
+        (record.steps.find((s) => s.name === 'package')?.result as
+          Array<{ version: string; digest: string; folder: string }> | undefined) ?? [];
+      const release = record.steps.find((s) => s.name === 'release')?.result as DemoRelease | undefined;
       const seconds = (Date.now() - started) / 1000;
       if (flags.json) {
         process.stdout.write(
@@ -69,6 +75,8 @@ export function registerDemo(program: Command): void {
             world: work('world', 'world'),
             validation: work('validate', 'validation.json'),
             evaluations: evals.map((e) => ({ ...e.result, report: work(e.step, 'report') })),
+            packs: packs.map((p) => ({ ...p, path: work('package', join('packs', p.folder)) })),
+            release,
           }) + '\n',
         );
         return;
@@ -91,6 +99,25 @@ export function registerDemo(program: Command): void {
         lines.push(
           `    v${r.version.padEnd(6)} ${r.role.padEnd(22)} mAP ${map}  ${r.verdict}${why}`,
           `            ${work(e.step, 'report')}  (eval_report.json, evaluation_summary.md, slice_metrics.parquet, charts/)`,
+        );
+      }
+      lines.push('', '  packs (drivegate package; verify with drivegate package verify DIR)');
+      for (const p of packs) {
+        lines.push(`    v${p.version.padEnd(6)} ${p.digest}  ${work('package', join('packs', p.folder))}`);
+      }
+      if (release !== undefined) {
+        lines.push(
+          '',
+          `  registry    ${release.registry}  (policy examples/policy-no-sim.yaml: simulation does not exist yet)`,
+          ...release.moves.map((m) => `    ${m}`),
+          `    production is now v${release.production ?? '(none)'}`,
+        );
+        for (const r of release.refused) {
+          lines.push(`    v${r.version} -> ${r.stage} refused by the policy:`);
+          for (const f of r.failed) lines.push(`      ${f}`);
+        }
+        lines.push(
+          '    (drivegate registry show detector --user tina; drivegate registry audit verify --user sec)',
         );
       }
       lines.push(

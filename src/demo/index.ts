@@ -12,6 +12,10 @@ import type { Step, Workflow } from '../core/runner.js';
 import { generateDataset } from '../world/index.js';
 import { validateDatasets } from '../eval/integrity/validate.js';
 import { evaluateModel } from '../eval/run.js';
+import { openWorkspace } from '../core/workspace.js';
+import { openStore } from '../store/open.js';
+import { packageForDemo, releaseForDemo } from './release.js';
+import type { DemoPack, DemoRelease } from './release.js';
 
 /** Arguments of the demo workflow. */
 export interface DemoArgs {
@@ -23,6 +27,8 @@ export interface DemoArgs {
   seed: number;
   /** Runtime worker threads for evaluation. */
   workers: number;
+  /** The workspace config file (--config), for the steps that package and register. */
+  config?: string | undefined;
 }
 
 /** The demo's defaults: a world small enough that the whole demo takes about a minute on 2 cores. */
@@ -161,6 +167,80 @@ const validateStep: Step<DemoArgs> = {
   },
 };
 
+const packageStep: Step<DemoArgs> = {
+  name: 'package',
+  version: 1,
+  inputs: () => ({
+    files: {
+      recipe: join(packageRoot(), 'examples', 'recipe.yaml'),
+      ...Object.fromEntries(DEMO_MODELS.map((m) => [m.version, modelPath(m)])),
+      ...Object.fromEntries(
+        DEMO_MODELS.map((m) => [
+          `${m.version}.config`,
+          modelPath(m).replace(/\.onnx$/, '.inference_config.json'),
+        ]),
+      ),
+    },
+  }),
+  outputs: ['packs/'],
+  async run(ctx) {
+    const ws = openWorkspace({ configPath: ctx.args.config });
+    const store = await openStore(ws.config.store.uri);
+    const packs: DemoPack[] = [];
+    for (const [i, m] of DEMO_MODELS.entries()) {
+      ctx.progress(i, DEMO_MODELS.length);
+      packs.push(
+        await packageForDemo(
+          ws,
+          store,
+          ctx.inputs.files[m.version] ?? '',
+          ctx.inputs.files['recipe'] ?? '',
+          join(ctx.out('packs/'), `v${m.version}`),
+        ),
+      );
+    }
+    return packs.map((p) => ({ ...p, path: undefined, folder: `v${p.version}` }));
+  },
+};
+
+const releaseStep: Step<DemoArgs> = {
+  name: 'release',
+  version: 1,
+  cache: false,
+  inputs: (v) => ({
+    files: {
+      packs: v.outputPath('package', 'packs/'),
+      policy: join(packageRoot(), 'examples', 'policy-no-sim.yaml'),
+      ...Object.fromEntries(
+        DEMO_MODELS.map((m) => [m.version, v.outputPath(`eval-v${m.version}`, 'report/')]),
+      ),
+    },
+  }),
+  outputs: ['release.json'],
+  async run(ctx) {
+    const ws = openWorkspace({ configPath: ctx.args.config });
+    const store = await openStore(ws.config.store.uri);
+    const made = ctx.result<Array<{ version: string; digest: string; folder: string }>>('package') ?? [];
+    const packs = made.map((p) => ({
+      version: p.version,
+      digest: p.digest,
+      path: join(ctx.inputs.files['packs'] ?? '', p.folder),
+      evalReport: join(ctx.inputs.files[p.version] ?? '', 'eval_report.json'),
+    }));
+    const release: DemoRelease = await releaseForDemo({
+      ws,
+      store,
+      policyFile: ctx.inputs.files['policy'] ?? '',
+      packs,
+      promote: DEMO_MODELS[1]!.version,
+      refuse: DEMO_MODELS[2]!.version,
+    });
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(ctx.out('release.json'), JSON.stringify(release, null, 2) + '\n');
+    return release;
+  },
+};
+
 /** The demo workflow. */
 export const demoWorkflow: Workflow<DemoArgs> = {
   name: 'demo',
@@ -170,5 +250,7 @@ export const demoWorkflow: Workflow<DemoArgs> = {
     evalStep(DEMO_MODELS[0]!, null),
     evalStep(DEMO_MODELS[1]!, DEMO_MODELS[0]!),
     evalStep(DEMO_MODELS[2]!, DEMO_MODELS[0]!),
+    packageStep,
+    releaseStep,
   ],
 };
