@@ -4,7 +4,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.drivegate/**', '.devcarry/**', 'data/**', 'eval/**', 'web/dist/**', 'tools/**/*.py'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.drivegate/**',
+      '.devcarry/**',
+      'data/**',
+      'eval/**',
+      'web/dist/**',
+      'tools/**/*.py',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
