@@ -13,6 +13,35 @@ import { RegistryService } from '../registry/service.js';
 import { openFsStore } from '../store/fs.js';
 import { runCliIn } from './cli-testing.js';
 
+/** The drivegate command line (from src under tsx, or from dist), for spawned processes. */
+function cliArgv(): string[] {
+  return import.meta.url.endsWith('.ts')
+    ? ['--import', 'tsx', join(packageRoot(), 'src/cli/main.ts')]
+    : [join(packageRoot(), 'dist/src/cli/main.js')];
+}
+
+/** Starts `drivegate ARGS` (a server on port 0) and resolves with its URL once it listens. */
+function startServer(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): { process: ReturnType<typeof spawn>; url: Promise<string> } {
+  const server = spawn(process.execPath, [...cliArgv(), ...args, '--port', '0'], {
+    cwd: packageRoot(),
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const url = new Promise<string>((resolve, reject) => {
+    let out = '';
+    server.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (\S+)/.exec(out);
+      if (m?.[1] !== undefined) resolve(m[1]);
+    });
+    server.once('exit', (c) => reject(new Error(`${args.join(' ')} exited ${String(c)}`)));
+  });
+  return { process: server, url };
+}
+
 test('registry CLI: register, attach, promote with --dry-run plans and exit codes, approve remotely through serve, show --json, audit verify', async () => {
   const home = await mkdtemp(join(tmpdir(), 'dg-registry-cli-'));
   const env = { DRIVEGATE_POLICY: join(packageRoot(), 'examples', 'policy.yaml'), DRIVEGATE_DB: '' };
@@ -67,41 +96,19 @@ test('registry CLI: register, attach, promote with --dry-run plans and exit code
     assert.match(dry.stdout, /production: \(none\) -> 1\.2\.0/);
 
     // Remote mode: approvals through a server on the same database.
-    const server = spawn(
-      process.execPath,
-      [
-        ...(import.meta.url.endsWith('.ts')
-          ? ['--import', 'tsx', join(packageRoot(), 'src/cli/main.ts')]
-          : [join(packageRoot(), 'dist/src/cli/main.js')]),
-        'registry',
-        'serve',
-        '--port',
-        '0',
-      ],
-      {
-        cwd: packageRoot(),
-        env: { ...process.env, ...env, DRIVEGATE_HOME: home, DRIVEGATE_CONFIG: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const started = startServer(['registry', 'serve'], {
+      ...env,
+      DRIVEGATE_HOME: home,
+      DRIVEGATE_CONFIG: '',
+    });
+    const server = started.process;
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        server.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /listening on (\S+)/.exec(out);
-          if (m?.[1] !== undefined) resolve(m[1]);
-        });
-        server.once('exit', (c) => reject(new Error(`serve exited ${String(c)}`)));
-      });
+      const url = await started.url;
       const remote = (user: string, args: string[]) =>
         new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-          const main = import.meta.url.endsWith('.ts')
-            ? ['--import', 'tsx', join(packageRoot(), 'src/cli/main.ts')]
-            : [join(packageRoot(), 'dist/src/cli/main.js')];
           const p = spawn(
             process.execPath,
-            [...main, ...args, '--server', url, '--token', tokens[user] ?? ''],
+            [...cliArgv(), ...args, '--server', url, '--token', tokens[user] ?? ''],
             { cwd: packageRoot(), stdio: ['ignore', 'pipe', 'pipe'] },
           );
           let stdout = '';
@@ -137,32 +144,10 @@ test('registry CLI: register, attach, promote with --dry-run plans and exit code
 
 test('drivegate ui serves the registry REST API with its OpenAPI document', async () => {
   const home = await mkdtemp(join(tmpdir(), 'dg-ui-'));
-  const server = spawn(
-    process.execPath,
-    [
-      ...(import.meta.url.endsWith('.ts')
-        ? ['--import', 'tsx', join(packageRoot(), 'src/cli/main.ts')]
-        : [join(packageRoot(), 'dist/src/cli/main.js')]),
-      'ui',
-      '--port',
-      '0',
-    ],
-    {
-      cwd: packageRoot(),
-      env: { ...process.env, DRIVEGATE_HOME: home, DRIVEGATE_CONFIG: '', DRIVEGATE_DB: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const started = startServer(['ui'], { DRIVEGATE_HOME: home, DRIVEGATE_CONFIG: '', DRIVEGATE_DB: '' });
+  const server = started.process;
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      server.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /listening on (\S+)/.exec(out);
-        if (m?.[1] !== undefined) resolve(m[1]);
-      });
-      server.once('exit', (c) => reject(new Error(`ui exited ${String(c)}`)));
-    });
+    const url = await started.url;
     const res = await fetch(`${url}/openapi.json`);
     assert.equal(res.status, 200);
     const doc = (await res.json()) as { openapi?: string; paths?: Record<string, unknown> };

@@ -3,6 +3,7 @@
  * the sanity smoke (one batch forward, finite outputs, contract shapes), equivalence between two
  * models on seeded random inputs, and a latency microbenchmark.
  */
+import { mulberry32 } from '../core/random.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
@@ -68,18 +69,6 @@ export function environmentPins(): EnvironmentPins {
   };
 }
 
-/** A seeded PRNG (mulberry32) giving floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A batch of normalized-image-like inputs, uniform in [-2, 2], shape [batch, 3, H, W]. */
 export function randomBatch(cfg: InferenceConfig, batch: number, rand: () => number): TensorMap {
   const dims = [batch, 3, cfg.input.height, cfg.input.width];
@@ -108,7 +97,7 @@ export async function sanitySmoke(
   const s = await LocalSession.open(modelPath, { intraOpThreads: 1 });
   try {
     checkModelIO(s.io, cfg, modelPath);
-    const out = await s.run(randomBatch(cfg, batch, prng(7)));
+    const out = await s.run(randomBatch(cfg, batch, mulberry32(7)));
     const outputs: SmokeResult['outputs'] = [];
     for (const [name, t] of Object.entries(out)) {
       const want = declared[name];
@@ -174,7 +163,7 @@ export async function equivalence(
   const b = await LocalSession.open(candidate, { intraOpThreads: 1 });
   const acc: Record<string, { max_abs: number; sum_abs: number; n: number; max_rel: number }> = {};
   try {
-    const rand = prng(opts.seed);
+    const rand = mulberry32(opts.seed);
     for (let done = 0; done < opts.samples;) {
       const n = Math.min(opts.batch, opts.samples - done);
       const feeds = randomBatch(cfg, n, rand);
@@ -255,7 +244,7 @@ export async function microbench(
 ): Promise<BenchFigures[]> {
   const s = await LocalSession.open(modelPath);
   try {
-    const rand = prng(3);
+    const rand = mulberry32(3);
     const figures: BenchFigures[] = [];
     for (const batch of opts.batchSizes) {
       const times: number[] = [];
