@@ -14,6 +14,9 @@ export function buildProgram(): Command {
     .description('The release pipeline for driving-perception models: package, evaluate, simulate, promote.')
     .version('0.1.0')
     .showHelpAfterError()
+    // Root options (the root's own --version) are recognized only before the subcommand, so that a
+    // subcommand's options of the same name (`package --version X.Y.Z`) reach the subcommand.
+    .enablePositionalOptions()
     .exitOverride();
   registerCommands(program);
   return program;

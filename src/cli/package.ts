@@ -26,9 +26,6 @@ interface PackageFlags extends RunFlags {
 
 /** Registers `drivegate package` and `drivegate package verify`. */
 export function registerPackage(program: Command): void {
-  // `package --version X.Y.Z` is the pack version: root options (the root's own --version) are only
-  // recognized before the subcommand, so the subcommand's --version reaches it.
-  program.enablePositionalOptions();
   const cmd = addRunOptions(
     program
       .command('package')
