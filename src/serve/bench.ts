@@ -6,7 +6,7 @@
 import { DrivegateError } from '../core/errors.js';
 import type { TensorArray } from '../runtime/tensor.js';
 import { binaryInferBody, V2Client } from './client.js';
-import { runtimeType } from './tensors.js';
+import { allocate, runtimeType } from './tensors.js';
 
 /** Options of runServeBench. */
 export interface ServeBenchOptions {
@@ -105,23 +105,13 @@ export function assertLoopback(url: string): URL {
 
 function randomData(datatype: string, n: number): TensorArray {
   const t = runtimeType(datatype);
-  switch (t) {
-    case 'float32':
-      return Float32Array.from({ length: n }, () => Math.random());
-    case 'float64':
-      return Float64Array.from({ length: n }, () => Math.random());
-    case 'int32':
-      return new Int32Array(n);
-    case 'int64':
-      return new BigInt64Array(n);
-    case 'int8':
-      return new Int8Array(n);
-    case 'uint8':
-    case 'bool':
-      return new Uint8Array(n);
-    default:
-      throw new DrivegateError('USAGE', `cannot generate data of datatype ${datatype}`);
+  if (t === undefined) throw new DrivegateError('USAGE', `cannot generate data of datatype ${datatype}`);
+  const data = allocate(t, n);
+  // Floats get values in [0, 1); integer and boolean tensors stay zero.
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    for (let i = 0; i < n; i++) data[i] = Math.random();
   }
+  return data;
 }
 
 /** Runs the concurrency sweep against a live server. */

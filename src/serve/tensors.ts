@@ -59,7 +59,8 @@ export function datatypeOfOrt(type: string): string | undefined {
   return map[type];
 }
 
-function allocate(type: TensorType, n: number): TensorArray {
+/** A zero-filled typed array of `n` elements of the runtime element type `type`. */
+export function allocate(type: TensorType, n: number): TensorArray {
   switch (type) {
     case 'float32':
       return new Float32Array(n);
