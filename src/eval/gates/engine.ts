@@ -209,19 +209,11 @@ function evaluateRule(rule: GateRule, ctx: Ctx): RuleResult {
     threshold_value: null,
     rationale,
   });
+  const skipped = (rationale: string): RuleResult => ({ ...error(rationale), status: 'skipped', raw_status: 'skipped' });
   const needsBaseline = rule.kind !== 'threshold';
   if (needsBaseline && ctx.base === null) {
     if (rule.no_baseline === 'skip') {
-      return {
-        ...head,
-        status: 'skipped',
-        raw_status: 'skipped',
-        value: null,
-        baseline: null,
-        threshold: describeBound(rule, null),
-        threshold_value: null,
-        rationale: `no baseline report; the rule says no_baseline: skip`,
-      };
+      return skipped('no baseline report; the rule says no_baseline: skip');
     }
     return error(
       `needs a baseline report and none was given (set no_baseline: skip to allow that explicitly)`,
@@ -332,16 +324,9 @@ function evaluateRule(rule: GateRule, ctx: Ctx): RuleResult {
         const be = baseByKey.get(key);
         if (be === undefined) {
           if (rule.no_baseline === 'skip') {
-            return {
-              ...head,
-              status: 'skipped',
-              raw_status: 'skipped',
-              value: null,
-              baseline: null,
-              threshold: describeBound(rule, null),
-              threshold_value: null,
-              rationale: `${ctx.baseName} has no '${listText}[${key}]' to aggregate over; the rule says no_baseline: skip`,
-            };
+            return skipped(
+              `${ctx.baseName} has no '${listText}[${key}]' to aggregate over; the rule says no_baseline: skip`,
+            );
           }
           return error(`${ctx.baseName} has no '${listText}[${key}]', so the aggregates are not comparable`);
         }
