@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCliIn } from '../cli/cli-testing.js';
 import { packageRoot } from '../core/paths.js';
 import { detectorWithOpRenamed, referenceDetectorPath } from '../onnx/testing.js';
-import { snapshotFiles, writeFastRecipe } from './testing.js';
+import { assertPackageRefused, snapshotFiles, writeFastRecipe } from './testing.js';
 
 test('a corrupt or truncated ONNX file or an op a target lacks exits 2 naming the file (and node and target), seals nothing, leaves the store unchanged', () => {
   const home = mkdtempSync(join(tmpdir(), 'dg-pack-bad-'));
@@ -66,23 +66,14 @@ test('a corrupt or truncated ONNX file or an op a target lacks exits 2 naming th
       },
     ];
     for (const [i, c] of cases.entries()) {
-      const out = join(home, `out-${i}`);
-      const r = runCliIn(import.meta.url, home, [
-        'package',
-        '--model',
-        c.model,
-        '--recipe',
-        c.recipe,
-        '--out',
-        out,
-        '--version',
-        `2.0.${i}`,
-      ]);
-      assert.equal(r.code, 2, `${c.what}: exit ${String(r.code)}\n${r.stderr}`);
-      assert.equal(r.stdout, '', c.what);
-      for (const re of c.stderr) assert.match(r.stderr, re, `${c.what}: ${r.stderr}`);
-      assert.equal(existsSync(out), false, `${c.what}: nothing sealed`);
-      assert.equal(snapshotFiles(join(home, 'store')), before, `${c.what}: store unchanged`);
+      assertPackageRefused(
+        import.meta.url,
+        home,
+        c,
+        join(home, `out-${i}`),
+        ['--version', `2.0.${i}`],
+        before,
+      );
     }
   } finally {
     rmSync(home, { recursive: true, force: true });

@@ -1,11 +1,9 @@
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCliIn } from '../cli/cli-testing.js';
 import { referenceDetectorPath } from '../onnx/testing.js';
-import { snapshotFiles, writeFastRecipe } from './testing.js';
+import { assertPackageRefused, snapshotFiles, writeFastRecipe } from './testing.js';
 
 test('a recipe naming an unknown target or field exits 2 naming the file, key and line; nothing sealed or stored', () => {
   const home = mkdtempSync(join(tmpdir(), 'dg-pack-recipe-'));
@@ -34,21 +32,7 @@ test('a recipe naming an unknown target or field exits 2 naming the file, key an
       },
     ];
     for (const [i, c] of cases.entries()) {
-      const out = join(home, `out-${i}`);
-      const r = runCliIn(import.meta.url, home, [
-        'package',
-        '--model',
-        c.model,
-        '--recipe',
-        c.recipe,
-        '--out',
-        out,
-      ]);
-      assert.equal(r.code, 2, `${c.what}: exit ${String(r.code)}\n${r.stderr}`);
-      assert.equal(r.stdout, '', c.what);
-      for (const re of c.stderr) assert.match(r.stderr, re, `${c.what}: ${r.stderr}`);
-      assert.equal(existsSync(out), false, `${c.what}: nothing sealed`);
-      assert.equal(snapshotFiles(join(home, 'store')), before, `${c.what}: store unchanged`);
+      assertPackageRefused(import.meta.url, home, c, join(home, `out-${i}`), [], before);
     }
   } finally {
     rmSync(home, { recursive: true, force: true });

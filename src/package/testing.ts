@@ -2,10 +2,12 @@
  * For tests: a fast recipe for the reference detector (few equivalence samples and bench
  * iterations), written into a temporary folder, and a snapshot of a workspace store's files.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
+import { runCliIn } from '../cli/cli-testing.js';
 import { packageRoot } from '../core/paths.js';
 
 /** Writes examples/recipe.yaml with small equivalence/microbench settings to `dir`; returns its path. */
@@ -38,4 +40,42 @@ export function snapshotFiles(dir: string): string {
   };
   walk(dir);
   return out.sort().join('\n');
+}
+
+/** A bad-input case of `drivegate package`: what it is, its model and recipe, and stderr patterns. */
+export interface RefusedCase {
+  what: string;
+  model: string;
+  recipe: string;
+  stderr: RegExp[];
+}
+
+/**
+ * Runs `drivegate package` on a bad-input case in workspace `home` (with `extraArgs`), and asserts it
+ * exits 2 with nothing on stdout, stderr matching every pattern, nothing at `out`, and the workspace
+ * store's files unchanged from `storeBefore` (a snapshotFiles value).
+ */
+export function assertPackageRefused(
+  callerUrl: string,
+  home: string,
+  c: RefusedCase,
+  out: string,
+  extraArgs: string[],
+  storeBefore: string,
+): void {
+  const r = runCliIn(callerUrl, home, [
+    'package',
+    '--model',
+    c.model,
+    '--recipe',
+    c.recipe,
+    '--out',
+    out,
+    ...extraArgs,
+  ]);
+  assert.equal(r.code, 2, `${c.what}: exit ${String(r.code)}\n${r.stderr}`);
+  assert.equal(r.stdout, '', c.what);
+  for (const re of c.stderr) assert.match(r.stderr, re, `${c.what}: ${r.stderr}`);
+  assert.equal(existsSync(out), false, `${c.what}: nothing sealed`);
+  assert.equal(snapshotFiles(join(home, 'store')), storeBefore, `${c.what}: store unchanged`);
 }
