@@ -6,13 +6,17 @@
  */
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { DrivegateError } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
 import type { Step, Workflow } from '../core/runner.js';
 import { generateDataset } from '../world/index.js';
 import { validateDatasets } from '../eval/integrity/validate.js';
 import { evaluateModel } from '../eval/run.js';
+import { defaultConfigPath } from '../runtime/resolve.js';
 import { openWorkspace } from '../core/workspace.js';
+import type { Workspace } from '../core/workspace.js';
+import type { ArtifactStore } from '../store/types.js';
 import { openStore } from '../store/open.js';
 import { packageForDemo, releaseForDemo } from './release.js';
 import type { DemoPack, DemoRelease } from './release.js';
@@ -155,7 +159,6 @@ const validateStep: Step<DemoArgs> = {
       leakagePolicy: ctx.inputs.files['leakage'],
       checkFiles: true,
     });
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(ctx.out('validation.json'), JSON.stringify(report, null, 2) + '\n');
     if (!report.passed) {
       throw new DrivegateError(
@@ -167,6 +170,12 @@ const validateStep: Step<DemoArgs> = {
   },
 };
 
+/** The workspace (and its store) the demo runs in, for the steps that package and register. */
+async function workspaceOf(args: DemoArgs): Promise<{ ws: Workspace; store: ArtifactStore }> {
+  const ws = openWorkspace({ configPath: args.config });
+  return { ws, store: await openStore(ws.config.store.uri) };
+}
+
 const packageStep: Step<DemoArgs> = {
   name: 'package',
   version: 1,
@@ -174,18 +183,12 @@ const packageStep: Step<DemoArgs> = {
     files: {
       recipe: join(packageRoot(), 'examples', 'recipe.yaml'),
       ...Object.fromEntries(DEMO_MODELS.map((m) => [m.version, modelPath(m)])),
-      ...Object.fromEntries(
-        DEMO_MODELS.map((m) => [
-          `${m.version}.config`,
-          modelPath(m).replace(/\.onnx$/, '.inference_config.json'),
-        ]),
-      ),
+      ...Object.fromEntries(DEMO_MODELS.map((m) => [`${m.version}.config`, defaultConfigPath(modelPath(m))])),
     },
   }),
   outputs: ['packs/'],
   async run(ctx) {
-    const ws = openWorkspace({ configPath: ctx.args.config });
-    const store = await openStore(ws.config.store.uri);
+    const { ws, store } = await workspaceOf(ctx.args);
     const packs: DemoPack[] = [];
     for (const [i, m] of DEMO_MODELS.entries()) {
       ctx.progress(i, DEMO_MODELS.length);
@@ -218,8 +221,7 @@ const releaseStep: Step<DemoArgs> = {
   }),
   outputs: ['release.json'],
   async run(ctx) {
-    const ws = openWorkspace({ configPath: ctx.args.config });
-    const store = await openStore(ws.config.store.uri);
+    const { ws, store } = await workspaceOf(ctx.args);
     const made = ctx.result<Array<{ version: string; digest: string; folder: string }>>('package') ?? [];
     const packs = made.map((p) => ({
       version: p.version,
@@ -235,7 +237,6 @@ const releaseStep: Step<DemoArgs> = {
       promote: DEMO_MODELS[1]!.version,
       refuse: DEMO_MODELS[2]!.version,
     });
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(ctx.out('release.json'), JSON.stringify(release, null, 2) + '\n');
     return release;
   },

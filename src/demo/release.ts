@@ -14,6 +14,7 @@ import { packageWorkflow } from '../package/workflow.js';
 import type { SealResult } from '../package/seal.js';
 import { openRegistryDb } from '../registry/db.js';
 import { loadPolicy } from '../registry/policy.js';
+import type { Role } from '../registry/policy.js';
 import { RegistryService } from '../registry/service.js';
 import type { ArtifactStore } from '../store/types.js';
 
@@ -49,7 +50,7 @@ export interface DemoRelease {
 }
 
 /** The demo users and the roles they hold. */
-export const DEMO_USERS: ReadonlyArray<[string, string]> = [
+export const DEMO_USERS: ReadonlyArray<[string, Role]> = [
   ['tina', 'technical'],
   ['sam', 'safety'],
   ['sec', 'security'],
@@ -75,17 +76,18 @@ export async function releaseForDemo(options: {
   });
   try {
     for (const [user, role] of DEMO_USERS) {
-      if (!(await service.localPrincipal(user)).roles.includes(role as never)) {
+      if (!(await service.localPrincipal(user)).roles.includes(role)) {
         await service.createToken('bootstrap', user, role);
       }
     }
     const tina = await service.localPrincipal('tina');
     const model = 'detector';
     for (const p of options.packs) {
-      const manifest = await readFile(join(p.path, 'manifest.json'));
+      const manifestFile = join(p.path, 'manifest.json');
+      const manifest = await readFile(manifestFile);
       const existing = await service.showVersion(tina, model, p.version).catch(() => null);
       if (existing === null) {
-        await service.register(tina, { manifest, file: join(p.path, 'manifest.json'), folder: p.path });
+        await service.register(tina, { manifest, file: manifestFile, folder: p.path });
       }
       const bytes = await readFile(p.evalReport);
       await service.attachReport(tina, model, p.version, { bytes, file: p.evalReport, kind: 'eval' });
