@@ -1,0 +1,418 @@
+/**
+ * Perception in the loop. Both modes produce the same thing for the controller: a list of objects
+ * in the ego frame (nearest longitudinal point, lateral extent, absolute velocity).
+ *
+ * - Ground truth: every actor the camera could see (see `visibleActors`) with exact geometry and
+ *   velocity; nothing is rendered.
+ * - Model: the ego camera frame is rendered, the model detects, each detection's box bottom centre
+ *   is put on the ground plane (distance and lateral position from the camera intrinsics), and a
+ *   small tracker associates detections over time and filters position and velocity.
+ */
+import { groundPointFromPixel } from '../../world/camera-model.js';
+import { MAX_RENDER_DISTANCE } from '../../world/render/camera.js';
+import type { ActorClass, Camera } from '../../world/types.js';
+import type { Body } from './dynamics.js';
+import { toEgo, velocityInEgo, type EgoFrame } from './ego-frame.js';
+import { iou, type Box } from '../../runtime/decode.js';
+
+/** One perceived object, ego frame (origin under the rear axle, x forward, y left). */
+export interface PerceivedObject {
+  /** Track id (model mode) or body index (ground truth). */
+  id: number;
+  cls: ActorClass;
+  /** Longitudinal position of the object's nearest point, metres. */
+  x: number;
+  /** Lateral centre and extent, metres. */
+  y: number;
+  halfWidth: number;
+  /** Absolute velocity of the object in the ego frame's axes, m/s. */
+  vx: number;
+  vy: number;
+  /** Image box, pixels (model mode; ground truth: the projected box), or null. */
+  box: Box | null;
+}
+
+const NEAR = 0.05;
+const CORNERS = new Float64Array(8);
+
+/** Image-space box of a body's 3D box seen by the camera, or null when it is off the image or behind. */
+export function projectBody(
+  f: EgoFrame,
+  cam: Camera,
+  b: Body,
+): { box: Box; depth: number; distance: number } | null {
+  const c = Math.cos(b.h);
+  const s = Math.sin(b.h);
+  const hl = b.spec.size.length / 2;
+  const hw = b.spec.size.width / 2;
+  const k = [hl, hw, hl, -hw, -hl, -hw, -hl, hw];
+  for (let i = 0; i < 4; i++) {
+    const p = toEgo(f, b.x + c * k[2 * i]! - s * k[2 * i + 1]!, b.y + s * k[2 * i]! + c * k[2 * i + 1]!);
+    CORNERS[2 * i] = p.x;
+    CORNERS[2 * i + 1] = p.y;
+  }
+  const sp = Math.sin(cam.pitch);
+  const cp = Math.cos(cam.pitch);
+  let u0 = Infinity;
+  let v0 = Infinity;
+  let u1 = -Infinity;
+  let v1 = -Infinity;
+  let minDepth = Infinity;
+  let any = false;
+  let behind = false;
+  for (let i = 0; i < 4; i++) {
+    const dx = CORNERS[2 * i]! - cam.position.x;
+    const dy = CORNERS[2 * i + 1]! - cam.position.y;
+    for (const z of [0, b.spec.size.height]) {
+      const dz = z - cam.position.z;
+      const xc = -dy;
+      const yc = -sp * dx - cp * dz;
+      const zc = cp * dx - sp * dz;
+      if (zc <= NEAR) {
+        behind = true;
+        continue;
+      }
+      any = true;
+      const u = cam.cx + (cam.fx * xc) / zc;
+      const v = cam.cy + (cam.fy * yc) / zc;
+      if (u < u0) u0 = u;
+      if (u > u1) u1 = u;
+      if (v < v0) v0 = v;
+      if (v > v1) v1 = v;
+      if (zc < minDepth) minDepth = zc;
+    }
+  }
+  if (!any) return null;
+  if (behind) {
+    // part of the box is behind the camera: it extends to the image border on that side
+    v1 = cam.height;
+  }
+  const cu0 = Math.max(0, u0);
+  const cv0 = Math.max(0, v0);
+  const cu1 = Math.min(cam.width, u1);
+  const cv1 = Math.min(cam.height, v1);
+  if (cu1 <= cu0 || cv1 <= cv0) return null;
+  const p = toEgo(f, b.x, b.y);
+  const distance = Math.hypot(
+    p.x - cam.position.x,
+    p.y - cam.position.y,
+    b.spec.size.height / 2 - cam.position.z,
+  );
+  return { box: [cu0, cv0, cu1 - cu0, cv1 - cv0], depth: minDepth, distance };
+}
+
+/**
+ * The bodies the camera could see: in the field of view (their projected box meets the image),
+ * within the renderer's range (MAX_RENDER_DISTANCE to the box centre), and not fully occluded (the
+ * projected box is not contained in the box of a single nearer body). Returns them with their boxes.
+ */
+export function visibleActors(
+  f: EgoFrame,
+  cam: Camera,
+  bodies: readonly Body[],
+  egoIndex: number,
+): Array<{ body: Body; box: Box; depth: number }> {
+  const seen: Array<{ body: Body; box: Box; depth: number }> = [];
+  for (const b of bodies) {
+    if (b.index === egoIndex) continue;
+    const pr = projectBody(f, cam, b);
+    if (pr === null || pr.distance > MAX_RENDER_DISTANCE) continue;
+    seen.push({ body: b, box: pr.box, depth: pr.depth });
+  }
+  return seen.filter((a) => {
+    for (const o of seen) {
+      if (o === a || o.depth >= a.depth) continue;
+      const [x, y, w, h] = a.box;
+      const [ox, oy, ow, oh] = o.box;
+      if (x >= ox && y >= oy && x + w <= ox + ow && y + h <= oy + oh) return false;
+    }
+    return true;
+  });
+}
+
+/** Ground-truth objects: exact nearest point, lateral extent and velocity of every visible body. */
+export function groundTruthObjects(
+  f: EgoFrame,
+  cam: Camera,
+  bodies: readonly Body[],
+  egoIndex: number,
+): PerceivedObject[] {
+  const out: PerceivedObject[] = [];
+  for (const { body: b, box } of visibleActors(f, cam, bodies, egoIndex)) {
+    const ext = egoExtent(f, b);
+    const vel = velocityInEgo(f, b);
+    out.push({
+      id: b.index,
+      cls: b.spec.cls,
+      x: ext.xMin,
+      y: (ext.yMin + ext.yMax) / 2,
+      halfWidth: (ext.yMax - ext.yMin) / 2,
+      vx: vel.vx,
+      vy: vel.vy,
+      box,
+    });
+  }
+  return out;
+}
+
+/** Extent of a body's footprint in the ego frame. */
+export function egoExtent(f: EgoFrame, b: Body): { xMin: number; xMax: number; yMin: number; yMax: number } {
+  const c = Math.cos(b.h);
+  const s = Math.sin(b.h);
+  const hl = b.spec.size.length / 2;
+  const hw = b.spec.size.width / 2;
+  let xMin = Infinity;
+  let xMax = -Infinity;
+  let yMin = Infinity;
+  let yMax = -Infinity;
+  for (const [a, bb] of [
+    [hl, hw],
+    [hl, -hw],
+    [-hl, -hw],
+    [-hl, hw],
+  ] as const) {
+    const p = toEgo(f, b.x + c * a - s * bb, b.y + s * a + c * bb);
+    if (p.x < xMin) xMin = p.x;
+    if (p.x > xMax) xMax = p.x;
+    if (p.y < yMin) yMin = p.y;
+    if (p.y > yMax) yMax = p.y;
+  }
+  return { xMin, xMax, yMin, yMax };
+}
+
+/** A detection as the tracker takes it: image box, class, score. */
+export interface TrackerDetection {
+  box: Box;
+  cls: ActorClass;
+  score: number;
+}
+
+/** Tracker parameters. */
+export interface TrackerParams {
+  /** Hits before a track is confirmed. */
+  confirmHits: number;
+  /** Frames a confirmed track coasts without a detection before it is dropped. */
+  coastFrames: number;
+  /** IoU above which a detection may continue a track. */
+  iouGate: number;
+  /** Ground-position gate: longitudinal (fraction of range, at least `gateMinX` m) and lateral, metres. */
+  gateFracX: number;
+  gateMinX: number;
+  gateY: number;
+  /** Standard deviation of the box edge in pixels (measurement noise of the ground-plane ranging). */
+  pixelSigma: number;
+  /** White-acceleration process noise of tracked objects, m/s^2. */
+  accelSigma: number;
+  /** Prior on a new track's velocity: stationary in the world, with this standard deviation (m/s). */
+  initialSpeedSigma: number;
+  /** Detections beyond this ground range are ignored, metres. */
+  maxRange: number;
+}
+
+/** Default tracker parameters (see docs/decisions-sim-engine.md). */
+export const DEFAULT_TRACKER: TrackerParams = {
+  confirmHits: 2,
+  coastFrames: 3,
+  iouGate: 0.2,
+  gateFracX: 0.25,
+  gateMinX: 2.5,
+  gateY: 1.2,
+  pixelSigma: 1.0,
+  accelSigma: 4,
+  initialSpeedSigma: 8,
+  maxRange: 150,
+};
+
+/** A 2-state (position, velocity) Kalman filter along one axis. */
+class Kf1 {
+  p = 0;
+  v = 0;
+  ppp = 0;
+  ppv = 0;
+  pvv = 0;
+
+  init(p: number, r: number, v: number, vSigma: number): void {
+    this.p = p;
+    this.v = v;
+    this.ppp = r;
+    this.ppv = 0;
+    this.pvv = vSigma * vSigma;
+  }
+
+  /** Predicts over dt; `shift` is the frame's own displacement along the axis (subtracted). */
+  predict(dt: number, shift: number, q: number): void {
+    this.p += this.v * dt - shift;
+    const ppp = this.ppp + 2 * dt * this.ppv + dt * dt * this.pvv + (q * dt ** 4) / 4;
+    const ppv = this.ppv + dt * this.pvv + (q * dt ** 3) / 2;
+    const pvv = this.pvv + q * dt * dt;
+    this.ppp = ppp;
+    this.ppv = ppv;
+    this.pvv = pvv;
+  }
+
+  update(z: number, r: number): void {
+    const s = this.ppp + r;
+    const kp = this.ppp / s;
+    const kv = this.ppv / s;
+    const y = z - this.p;
+    this.p += kp * y;
+    this.v += kv * y;
+    const ppp = (1 - kp) * this.ppp;
+    const ppv = (1 - kp) * this.ppv;
+    const pvv = this.pvv - kv * this.ppv;
+    this.ppp = ppp;
+    this.ppv = ppv;
+    this.pvv = pvv;
+  }
+}
+
+interface Track {
+  id: number;
+  cls: ActorClass;
+  box: Box;
+  halfWidth: number;
+  lon: Kf1;
+  lat: Kf1;
+  hits: number;
+  misses: number;
+  confirmed: boolean;
+}
+
+/** A measurement of a detection on the ground plane. */
+interface Measurement {
+  det: TrackerDetection;
+  x: number;
+  y: number;
+  halfWidth: number;
+  rx: number;
+  ry: number;
+}
+
+/**
+ * The multi-object tracker of model mode: ground-plane measurement of each detection, greedy
+ * association by IoU or position gate, confirmation after k hits, coasting, and per-axis
+ * constant-velocity Kalman filters in the ego frame (the ego's own motion is subtracted).
+ */
+export class Tracker {
+  private tracks: Track[] = [];
+  private nextId = 1;
+
+  constructor(
+    private readonly cam: Camera,
+    private readonly params: TrackerParams = DEFAULT_TRACKER,
+  ) {}
+
+  /** Measures a detection on the ground plane, or null when its bottom is at/above the horizon or too far. */
+  measure(det: TrackerDetection): Measurement | null {
+    const cam = this.cam;
+    const u = det.box[0] + det.box[2] / 2;
+    const v = det.box[1] + det.box[3];
+    const gp = groundPointFromPixel(cam, u, v);
+    if (gp === null) return null;
+    const d = gp.x - cam.position.x;
+    if (!(d > 0.5) || d > this.params.maxRange) return null;
+    const sigX = (this.params.pixelSigma * d * d) / (cam.fy * cam.position.z);
+    const sigY = (this.params.pixelSigma * d) / cam.fx;
+    return {
+      det,
+      x: gp.x,
+      y: gp.y,
+      halfWidth: (det.box[2] * d) / cam.fx / 2,
+      rx: sigX * sigX + 0.04,
+      ry: sigY * sigY + 0.01,
+    };
+  }
+
+  /**
+   * Advances the tracks by `dt` seconds (the ego moved `egoShift` metres forward meanwhile) and
+   * updates them with this frame's detections. Returns the confirmed tracks as objects.
+   */
+  update(detections: readonly TrackerDetection[], dt: number, egoShift: number): PerceivedObject[] {
+    const p = this.params;
+    const q = p.accelSigma * p.accelSigma;
+    for (const t of this.tracks) {
+      t.lon.predict(dt, egoShift, q);
+      t.lat.predict(dt, 0, q);
+    }
+    const meas: Measurement[] = [];
+    for (const d of detections) {
+      const m = this.measure(d);
+      if (m !== null) meas.push(m);
+    }
+    // candidate pairs, best first
+    const pairs: Array<{ t: number; m: number; score: number }> = [];
+    for (let ti = 0; ti < this.tracks.length; ti++) {
+      const t = this.tracks[ti]!;
+      for (let mi = 0; mi < meas.length; mi++) {
+        const m = meas[mi]!;
+        const o = iou(t.box, m.det.box);
+        const gx = Math.max(p.gateMinX, p.gateFracX * Math.max(0, t.lon.p));
+        const near = Math.abs(m.x - t.lon.p) < gx && Math.abs(m.y - t.lat.p) < p.gateY;
+        if (o < p.iouGate && !near) continue;
+        pairs.push({ t: ti, m: mi, score: o + (near ? 0.5 : 0) + (m.det.cls === t.cls ? 0.05 : 0) });
+      }
+    }
+    pairs.sort((a, b) => b.score - a.score || a.t - b.t || a.m - b.m);
+    const usedT = new Uint8Array(this.tracks.length);
+    const usedM = new Uint8Array(meas.length);
+    for (const pr of pairs) {
+      if (usedT[pr.t] === 1 || usedM[pr.m] === 1) continue;
+      usedT[pr.t] = 1;
+      usedM[pr.m] = 1;
+      const t = this.tracks[pr.t]!;
+      const m = meas[pr.m]!;
+      t.lon.update(m.x, m.rx);
+      t.lat.update(m.y, m.ry);
+      t.box = m.det.box;
+      t.cls = m.det.cls;
+      t.halfWidth = 0.7 * t.halfWidth + 0.3 * m.halfWidth;
+      t.hits++;
+      t.misses = 0;
+      if (t.hits >= p.confirmHits) t.confirmed = true;
+    }
+    const kept: Track[] = [];
+    for (let ti = 0; ti < this.tracks.length; ti++) {
+      const t = this.tracks[ti]!;
+      if (usedT[ti] !== 1) t.misses++;
+      const limit = t.confirmed ? p.coastFrames : 0;
+      if (t.misses <= limit) kept.push(t);
+    }
+    for (let mi = 0; mi < meas.length; mi++) {
+      if (usedM[mi] === 1) continue;
+      const m = meas[mi]!;
+      const lon = new Kf1();
+      lon.init(m.x, m.rx, 0, p.initialSpeedSigma);
+      const lat = new Kf1();
+      lat.init(m.y, m.ry, 0, p.initialSpeedSigma / 4);
+      kept.push({
+        id: this.nextId++,
+        cls: m.det.cls,
+        box: m.det.box,
+        halfWidth: m.halfWidth,
+        lon,
+        lat,
+        hits: 1,
+        misses: 0,
+        confirmed: p.confirmHits <= 1,
+      });
+    }
+    this.tracks = kept;
+    return this.confirmed();
+  }
+
+  /** The confirmed tracks as perceived objects (velocity absolute: the filter tracks world motion). */
+  confirmed(): PerceivedObject[] {
+    return this.tracks
+      .filter((t) => t.confirmed)
+      .map((t) => ({
+        id: t.id,
+        cls: t.cls,
+        x: t.lon.p,
+        y: t.lat.p,
+        halfWidth: t.halfWidth,
+        vx: t.lon.v,
+        vy: t.lat.v,
+        box: t.box,
+      }));
+  }
+}
