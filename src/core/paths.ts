@@ -24,3 +24,12 @@ export function workspaceHome(env: NodeJS.ProcessEnv = process.env): string {
 export function sharedFixtures(): string {
   return join(packageRoot(), '..', 'shared', 'fixtures');
 }
+
+/**
+ * The OpenSCENARIO XSD folder: $DRIVEGATE_SCHEMAS when set, else the shared schemas beside the checkout
+ * (../shared/schemas). The ASAM XSDs are read from there rather than copied into the repository.
+ */
+export function sharedSchemas(env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env['DRIVEGATE_SCHEMAS'];
+  return dir !== undefined && dir !== '' ? resolve(dir) : join(packageRoot(), '..', 'shared', 'schemas');
+}
