@@ -11,6 +11,7 @@ import { registerPackage } from './package.js';
 import { registerRegistry, registerUi } from './registry.js';
 import { registerRuns } from './runs.js';
 import { registerServe } from './serve.js';
+import { registerSim } from './sim.js';
 import { registerStore } from './store.js';
 import { registerWorld } from './world.js';
 
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerRegistry(program);
   registerUi(program);
   registerWorld(program);
+  registerSim(program);
 }

@@ -21,6 +21,8 @@ export interface PoolOptions {
    * least 1, so that the workers together do not oversubscribe the cores).
    */
   intraOpThreads?: number;
+  /** onnxruntime's intra-op spinning in each worker (see SessionOptions.allowSpinning; default: onnxruntime's). */
+  allowSpinning?: boolean;
 }
 
 interface Job {
@@ -37,19 +39,21 @@ interface Slot {
 }
 
 /**
- * How to start the worker module: the compiled worker.js beside this file, or, when this file runs as
- * TypeScript under tsx, a small bootstrap that registers tsx's loader inside the worker and imports
- * worker.ts (`execArgv: ['--import', 'tsx']` does not load .ts in Node 20 workers).
+ * How to start a worker module (default: this pool's worker): the compiled .js module as is, or, when
+ * it is TypeScript running under tsx, a small bootstrap that registers tsx's loader inside the worker
+ * and imports the .ts module (`execArgv: ['--import', 'tsx']` does not load .ts in Node 20 workers).
+ * `moduleUrl` is the worker module's file URL, e.g. `new URL('./worker.js', import.meta.url)` with the
+ * caller's own extension.
  */
-export function workerEntry(): { script: URL | string; eval: boolean } {
+export function workerEntry(moduleUrl?: string): { script: URL | string; eval: boolean } {
   const here = import.meta.url;
-  if (here.endsWith('.ts')) {
+  const target = moduleUrl ?? new URL(here.endsWith('.ts') ? './worker.ts' : './worker.js', here).href;
+  if (target.endsWith('.ts')) {
     const tsxApi = import.meta.resolve('tsx/esm/api');
-    const worker = new URL('./worker.ts', here).href;
-    const code = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(worker)}); });`;
+    const code = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(target)}); });`;
     return { script: code, eval: true };
   }
-  return { script: new URL('./worker.js', here), eval: false };
+  return { script: new URL(target), eval: false };
 }
 
 /** A pool of worker threads running one model. */
@@ -72,7 +76,11 @@ export class SessionPool implements Runner {
   static async open(modelPath: string, options: PoolOptions = {}): Promise<SessionPool> {
     const n = Math.max(1, Math.floor(options.workers ?? 2));
     const intra = options.intraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / n));
-    const data: PoolWorkerData = { modelPath, intraOpThreads: intra };
+    const data: PoolWorkerData = {
+      modelPath,
+      intraOpThreads: intra,
+      ...(options.allowSpinning !== undefined ? { allowSpinning: options.allowSpinning } : {}),
+    };
     const started = await Promise.allSettled(Array.from({ length: n }, () => startWorker(data)));
     const failed = started.find((r) => r.status === 'rejected');
     if (failed !== undefined) {

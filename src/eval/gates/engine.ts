@@ -21,11 +21,18 @@ import { acceptUnsigned } from './waivers.js';
 /** Floating-point slack of comparisons (metric units). */
 export const GATE_EPSILON = 1e-9;
 
+/**
+ * A report a gate judges: an eval_report.json, or another workflow's JSON report that names its
+ * model (e.g. the simulation report of `drivegate sim run`); slice definitions apply to the
+ * `slices` of eval reports only.
+ */
+export type GateReport = EvalReport | { model: EvalReport['model']; [key: string]: unknown };
+
 /** Inputs of evaluateGates. */
 export interface GateInput {
   policy: GatePolicy;
-  candidate: EvalReport;
-  baseline: EvalReport | null;
+  candidate: GateReport;
+  baseline: GateReport | null;
   /** Slice definitions (slices.yaml); when given they decide slice weights, flags and filters. */
   slices?: SliceDefinition[] | null | undefined;
   waivers?: Waiver[] | undefined;
@@ -131,7 +138,7 @@ export function evaluateGates(input: GateInput): GateVerdict {
     status === 'error'
       ? `gate '${input.policy.name}' could not be evaluated: ${errors.length} error(s)`
       : `gate '${input.policy.name}' ${status === 'pass' ? 'passed' : 'FAILED'}: ${counts('pass')} passed, ${counts('fail')} failed, ${counts('waived')} waived, ${counts('skipped')} skipped`;
-  const model = (r: EvalReport): GateVerdict['candidate'] => ({
+  const model = (r: GateReport): GateVerdict['candidate'] => ({
     name: r.model.name,
     ...(r.model.version !== undefined ? { version: r.model.version } : {}),
     ...(r.model.digest !== undefined ? { digest: r.model.digest } : {}),
@@ -161,7 +168,7 @@ interface Ctx {
 
 /** The report as a plain object, with slice weights/flags/filters taken from the definitions. */
 function effectiveReport(
-  report: EvalReport,
+  report: GateReport,
   defs: SliceDefinition[] | null | undefined,
   name: string,
   errors: string[],
@@ -170,7 +177,8 @@ function effectiveReport(
 ): Obj {
   const obj = JSON.parse(JSON.stringify(report)) as Obj;
   if (!defs) return obj;
-  const byName = new Map(report.slices.map((s) => [s.name, s] as const));
+  const reportSlices = Array.isArray(report['slices']) ? (report['slices'] as EvalReport['slices']) : [];
+  const byName = new Map(reportSlices.map((s) => [s.name, s] as const));
   const slices: Obj[] = [];
   for (const d of defs) {
     const s = byName.get(d.name);
@@ -185,7 +193,7 @@ function effectiveReport(
       critical: d.critical,
     });
   }
-  const extra = report.slices.filter((s) => !defs.some((d) => d.name === s.name)).map((s) => s.name);
+  const extra = reportSlices.filter((s) => !defs.some((d) => d.name === s.name)).map((s) => s.name);
   if (extra.length > 0 && isCandidate)
     notes.push(`slices in ${name} but not in the slice definitions, not gated: ${extra.join(', ')}`);
   obj['slices'] = slices;
