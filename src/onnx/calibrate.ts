@@ -3,7 +3,7 @@
  * statistics: MinMax (the largest |x| seen), percentile (the |x| below which `p`% of the values lie)
  * and entropy (the clipping threshold that minimises the KL divergence between the clipped FP32
  * distribution and its 128-level quantized version, as TensorRT's EntropyCalibration2 describes it).
- * Statistics are a running min/max per tensor plus a 2048-bin histogram of |x| over [0, absMax],
+ * Statistics are a running min/max per tensor plus a 2048-bin histogram of non-zero |x| over [0, absMax],
  * filled in a second pass once absMax is known (so the histogram never needs re-binning and the
  * result does not depend on batch order). See docs/int8.md.
  */
@@ -28,13 +28,15 @@ export interface TensorStats {
   absMax: number;
   /** Element count seen. */
   count: number;
-  /** Counts of |x| in HISTOGRAM_BINS equal bins over [0, absMax] (present after the second pass). */
+  /** Counts of non-zero |x| in HISTOGRAM_BINS equal bins over [0, absMax] (after the second pass). */
   histogram?: Float64Array;
+  /** Exact zeros seen in the second pass (kept out of the histogram). */
+  zeros: number;
 }
 
 /** Fresh statistics (before the first batch). */
 export function emptyStats(): TensorStats {
-  return { min: Infinity, max: -Infinity, absMax: 0, count: 0 };
+  return { min: Infinity, max: -Infinity, absMax: 0, count: 0, zeros: 0 };
 }
 
 /** First pass: folds the min/max of `data` into `s`. NaN values are ignored. */
@@ -55,19 +57,21 @@ export function observeRange(s: TensorStats, data: Float32Array): void {
 /** Second pass: adds |x| of `data` into the histogram over [0, absMax] (absMax from the first pass). */
 export function observeHistogram(s: TensorStats, data: Float32Array): void {
   const h = (s.histogram ??= new Float64Array(HISTOGRAM_BINS));
-  if (s.absMax <= 0) {
-    h[0] = (h[0] as number) + data.length;
-    return;
-  }
-  const k = HISTOGRAM_BINS / s.absMax;
+  const k = s.absMax > 0 ? HISTOGRAM_BINS / s.absMax : 0;
   const last = HISTOGRAM_BINS - 1;
+  let zeros = 0;
   for (let i = 0; i < data.length; i++) {
     const a = Math.abs(data[i] as number);
-    if (!(a >= 0)) continue; // NaN
+    if (a === 0) {
+      zeros++;
+      continue;
+    }
+    if (!(a > 0)) continue; // NaN
     const b = Math.floor(a * k);
     const j = b > last ? last : b;
     h[j] = (h[j] as number) + 1;
   }
+  s.zeros += zeros;
 }
 
 /** MinMax: the largest |x| seen. */
@@ -82,11 +86,11 @@ export function minMaxAmax(s: TensorStats): number {
 export function percentileAmax(s: TensorStats, percentile: number): number {
   const h = s.histogram;
   if (h === undefined || s.absMax <= 0) return s.absMax;
-  let total = 0;
+  let total = s.zeros;
   for (const c of h) total += c;
   if (total === 0) return s.absMax;
   const want = (percentile / 100) * total;
-  let cum = 0;
+  let cum = s.zeros;
   const width = s.absMax / HISTOGRAM_BINS;
   for (let i = 0; i < h.length; i++) {
     cum += h[i] as number;
@@ -96,61 +100,67 @@ export function percentileAmax(s: TensorStats, percentile: number): number {
 }
 
 /**
- * Entropy (KL divergence) calibration on the |x| histogram, after TensorRT's description of
+ * Entropy (KL divergence) calibration on the histogram of non-zero |x|, after TensorRT's description of
  * EntropyCalibration: for each candidate threshold i (in bins, from 128 to 2048) the reference
  * distribution P is bins[0, i) with the outlier count folded into its last bin; the candidate Q is
  * bins[0, i) merged into 128 levels and spread back uniformly over the bins where P is non-zero;
  * both are normalised and the i with the smallest KL(P || Q) wins (the first one on ties).
- * Returns the threshold i x bin width.
+ * Returns the threshold i x bin width. Exact zeros are left out (as NVIDIA pytorch-quantization's
+ * `skip_zeros` does): they are exact at any scale, and after a Relu they are half of all values, a
+ * spike in the first bin that otherwise drives the search to thresholds of 1/8 of the real range.
  */
 export function entropyAmax(s: TensorStats): number {
   const h = s.histogram;
   if (h === undefined || s.absMax <= 0) return s.absMax;
   const n = h.length;
-  let total = 0;
-  for (const c of h) total += c;
+  // Prefix sums make each candidate O(levels): S = counts, C = non-zero bins, L = sum of h log h.
+  // With P's total fixed (outliers are folded in, not dropped), KL(P||Q) over normalised P and Q is
+  // (1/Ptot) * sum_j p_j (log p_j - log q_j) + log(Qtot / Ptot), summed per level.
+  const S = new Float64Array(n + 1);
+  const C = new Float64Array(n + 1);
+  const L = new Float64Array(n + 1);
+  for (let j = 0; j < n; j++) {
+    const c = h[j] as number;
+    S[j + 1] = (S[j] as number) + c;
+    C[j + 1] = (C[j] as number) + (c > 0 ? 1 : 0);
+    L[j + 1] = (L[j] as number) + (c > 0 ? c * Math.log(c) : 0);
+  }
+  const total = S[n] as number;
   if (total === 0) return s.absMax;
-  const suffix = new Float64Array(n + 1);
-  for (let i = n - 1; i >= 0; i--) suffix[i] = (suffix[i + 1] as number) + (h[i] as number);
-  const p = new Float64Array(n);
-  const q = new Float64Array(n);
   let best = n;
   let bestKl = Infinity;
   for (let i = QUANTIZED_BINS; i <= n; i++) {
-    // P: clipped reference distribution
-    for (let j = 0; j < i; j++) p[j] = h[j] as number;
-    p[i - 1] = (p[i - 1] as number) + (suffix[i] as number);
-    // Q: bins[0, i) merged into 128 levels, expanded over P's non-zero bins
+    const outliers = total - (S[i] as number);
+    const lastCount = h[i - 1] as number;
+    const lastP = lastCount + outliers;
+    let acc = 0;
+    let qTotal = 0;
+    let infinite = false;
     for (let level = 0; level < QUANTIZED_BINS; level++) {
-      const start = Math.floor((level * i) / QUANTIZED_BINS);
-      const stop = Math.floor(((level + 1) * i) / QUANTIZED_BINS);
-      let sum = 0;
-      let nonzero = 0;
-      for (let j = start; j < stop; j++) {
-        sum += h[j] as number;
-        if ((p[j] as number) !== 0) nonzero++;
+      const a = Math.floor((level * i) / QUANTIZED_BINS);
+      const b = Math.floor(((level + 1) * i) / QUANTIZED_BINS);
+      if (b <= a) continue;
+      const sum = (S[b] as number) - (S[a] as number);
+      let nonzero = (C[b] as number) - (C[a] as number);
+      let pLogP = (L[b] as number) - (L[a] as number);
+      let pSum = sum;
+      if (b === i) {
+        // the last bin carries the outliers in P (Q is built from the bins without them)
+        if (lastCount === 0 && lastP > 0) nonzero++;
+        pLogP +=
+          (lastP > 0 ? lastP * Math.log(lastP) : 0) - (lastCount > 0 ? lastCount * Math.log(lastCount) : 0);
+        pSum += outliers;
       }
-      const v = nonzero > 0 ? sum / nonzero : 0;
-      for (let j = start; j < stop; j++) q[j] = (p[j] as number) !== 0 ? v : 0;
-    }
-    let pSum = 0;
-    let qSum = 0;
-    for (let j = 0; j < i; j++) {
-      pSum += p[j] as number;
-      qSum += q[j] as number;
-    }
-    if (pSum === 0 || qSum === 0) continue;
-    let kl = 0;
-    for (let j = 0; j < i; j++) {
-      const pj = (p[j] as number) / pSum;
-      if (pj === 0) continue;
-      const qj = (q[j] as number) / qSum;
-      if (qj === 0) {
-        kl = Infinity;
+      if (nonzero === 0) continue;
+      if (sum === 0) {
+        infinite = true;
         break;
       }
-      kl += pj * Math.log(pj / qj);
+      acc += pLogP - pSum * Math.log(sum / nonzero);
+      qTotal += sum;
     }
+    if (infinite || qTotal === 0) continue;
+    const kl = acc / total + Math.log(qTotal / total);
     if (kl < bestKl) {
       bestKl = kl;
       best = i;

@@ -77,6 +77,11 @@ export interface QuantizeInt8Options {
    * evenly spaced.
    */
   evaluation?: TensorMap[];
+  /**
+   * 'always' (default): measure every layer's sensitivity for the report; 'when-needed': only when
+   * the fully quantized model is out of tolerance (faster; `sensitivity` is then empty).
+   */
+  sensitivity?: 'always' | 'when-needed';
   /** The version number in the cache header (default 8601 = TensorRT 8.6.1). */
   trtVersion?: number;
   /** onnxruntime intra-op threads (default 1: bit-reproducible statistics and deviations). */
@@ -112,9 +117,9 @@ export interface QuantizeInt8Result {
   scales: Record<string, number>;
   /** Every calibrator with every quantizable layer quantized (no fallback): deviation per output. */
   comparison: Array<{ calibrator: CalibratorKind; outputs: Record<string, OutputDeviation>; score: number }>;
-  /** Layers by decreasing sensitivity (chosen calibrator). */
+  /** Layers by decreasing sensitivity (chosen calibrator); empty with sensitivity 'when-needed' and no fallback. */
   sensitivity: LayerSensitivity[];
-  /** Layers kept in FP32, in the order they were put back. */
+  /** Layers kept in FP32 (each lowered the deviation when it was put back), in that order. */
   fallback: string[];
   /** Deviation of the returned model per output. */
   deviation: Record<string, OutputDeviation>;
@@ -389,15 +394,20 @@ export async function quantizeInt8(opts: QuantizeInt8Options): Promise<QuantizeI
     const allKeys = new Set(candidates.map((q) => q.key));
 
     const comparison: QuantizeInt8Result['comparison'] = [];
+    const rangesBy = new Map(CALIBRATORS.map((k) => [k, rangesFor(stats, k, percentile)]));
     for (const kind of CALIBRATORS) {
-      const dev = await measure(build(rangesFor(stats, kind, percentile), allKeys));
+      const dev = await measure(build(rangesBy.get(kind) as Map<string, ActivationRange>, allKeys));
       comparison.push({ calibrator: kind, outputs: dev, score: toleranceScore(dev, opts.tolerance) });
       log(`int8: ${kind}: score ${toleranceScore(dev, opts.tolerance).toFixed(3)} of the tolerance`);
     }
-    const ranges = rangesFor(stats, opts.calibrator, percentile);
+    const ranges = rangesBy.get(opts.calibrator) as Map<string, ActivationRange>;
 
     const sensitivity: LayerSensitivity[] = [];
-    for (const q of candidates) {
+    const chosen = comparison.find((c) => c.calibrator === opts.calibrator);
+    let deviation = chosen?.outputs ?? {};
+    let score = chosen?.score ?? Infinity;
+    const needSensitivity = (opts.sensitivity ?? 'always') === 'always' || score > 1;
+    for (const q of needSensitivity ? candidates : []) {
       const dev = await measure(build(ranges, new Set([q.key])));
       sensitivity.push({
         node: q.key,
@@ -409,21 +419,24 @@ export async function quantizeInt8(opts: QuantizeInt8Options): Promise<QuantizeI
     const order = sensitivity.map((s, i) => ({ s, i })).sort((a, b) => b.s.score - a.s.score || a.i - b.i);
     sensitivity.splice(0, sensitivity.length, ...order.map((o) => o.s));
 
+    // Greedy fallback: try the layers from the most sensitive down; keep a layer in FP32 only when
+    // that lowers the deviation score; stop once within tolerance or at maxFallback layers.
     const maxFallback = opts.maxFallback ?? 8;
     const fallback: string[] = [];
-    const chosen = comparison.find((c) => c.calibrator === opts.calibrator);
-    let deviation = chosen?.outputs ?? {};
-    let score = chosen?.score ?? Infinity;
     let bytes = build(ranges, allKeys);
-    while (score > 1 && fallback.length < Math.min(maxFallback, candidates.length)) {
-      const next = sensitivity.find((s) => !fallback.includes(s.node));
-      if (next === undefined) break;
-      fallback.push(next.node);
-      const keep = new Set([...allKeys].filter((k) => !fallback.includes(k)));
-      bytes = build(ranges, keep);
-      deviation = await measure(bytes);
-      score = toleranceScore(deviation, opts.tolerance);
-      log(`int8: ${next.node} back to FP32: score ${score.toFixed(3)}`);
+    for (const next of sensitivity) {
+      if (score <= 1 || fallback.length >= maxFallback) break;
+      const keep = new Set([...allKeys].filter((k) => k !== next.node && !fallback.includes(k)));
+      const trial = build(ranges, keep);
+      const dev = await measure(trial);
+      const trialScore = toleranceScore(dev, opts.tolerance);
+      log(`int8: ${next.node} in FP32: score ${trialScore.toFixed(3)} (was ${score.toFixed(3)})`);
+      if (trialScore < score) {
+        fallback.push(next.node);
+        bytes = trial;
+        deviation = dev;
+        score = trialScore;
+      }
     }
 
     const scales: Record<string, number> = {};
