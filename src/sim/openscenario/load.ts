@@ -113,7 +113,11 @@ async function ensureValid(files: OscFile[]): Promise<void> {
 function ensureSubset(f: OscFile): void {
   const bad = findUnsupported(f.root);
   if (bad.length === 0) return;
-  const list = bad.map((u) => `  line ${u.line}: <${u.element}> (${u.path})`).join('\n');
+  const list = bad
+    .map(
+      (u) => `  line ${u.line}: <${u.element}>${u.inner !== null ? ` (with <${u.inner}>)` : ''} at ${u.path}`,
+    )
+    .join('\n');
   throw badInput(
     `uses OpenSCENARIO elements outside drivegate's supported subset (see docs/sim-scenarios.md):\n${list}`,
     {

@@ -77,6 +77,8 @@ export const SUBSET: Readonly<Record<string, ReadonlySet<string>>> = {
 /** An element outside the subset: its name, path from the root and line. */
 export interface Unsupported {
   element: string;
+  /** Its first child element, when it has one (e.g. RoutingAction -> FollowTrajectoryAction). */
+  inner: string | null;
   path: string;
   line: number;
 }
@@ -92,11 +94,13 @@ export function findUnsupported(root: XNode): Unsupported[] {
     const allowed = SUBSET[node.name];
     for (const c of node.children) {
       const p = `${path}/${c.name}`;
-      if (allowed === undefined || !allowed.has(c.name)) out.push({ element: c.name, path: p, line: c.line });
-      else walk(c, p);
+      if (allowed === undefined || !allowed.has(c.name)) {
+        out.push({ element: c.name, inner: c.children[0]?.name ?? null, path: p, line: c.line });
+      } else walk(c, p);
     }
   };
-  if (root.name !== 'OpenSCENARIO') return [{ element: root.name, path: `/${root.name}`, line: root.line }];
+  if (root.name !== 'OpenSCENARIO')
+    return [{ element: root.name, inner: null, path: `/${root.name}`, line: root.line }];
   walk(root, '/OpenSCENARIO');
   return out;
 }
