@@ -1,34 +1,140 @@
 /**
- * Benchmark: what serving over HTTP costs. At concurrency 1 and batch 1, p50 latency of
- *   (a) onnxruntime-node in-process (LocalSession.run),
- *   (b) the same model through the worker-thread pool (SessionPool.run),
- *   (c) a v2 infer request over HTTP (binary tensors in and out) to `startServer` on loopback,
- *   (d) the same with JSON tensors,
- * on the reference detector (models/detector-v1.0.0.onnx, or the model named on the command line;
- * the toy test model when models/ is empty). Prints each, and HTTP minus / over in-process (target:
- * within 0.3 ms or 10%, whichever is larger). Then the dynamic-batching throughput at concurrency 16,
- * batching on vs off (same instance count).
+ * Benchmark: what serving over HTTP costs, and what dynamic batching gains, on the reference detector
+ * (models/detector-v1.1.0.onnx, else the first models/*.onnx, else the toy test model; or the model
+ * named on the command line).
  *
- *   node --import tsx bench/serve-overhead.ts [model.onnx]
- *   node dist/bench/serve-overhead.js [model.onnx]
+ * Part 1, overhead at concurrency 1, batch 1: p50 latency of
+ *   (a) onnxruntime-node in-process (LocalSession.run) with the same onnxruntime settings as the
+ *       server's worker (intra-op threads = cores / instances, spinning as the server sets it),
+ *   (b) the same model through the worker-thread pool (SessionPool.run),
+ *   (c) a v2 infer request over HTTP with binary tensors, sent by a load-generator process (like
+ *       perf_analyzer, a separate process with a lean keep-alive client),
+ *   (d) the same sent with node:http's client (as the earlier bench did, for comparison),
+ *   (e) JSON tensors,
+ * and the same pair (a, c) with onnxruntime's spinning on. Paths are measured in rotating blocks of
+ * 25 warm calls (the first call of each block is not counted); each figure is the p50 over all blocks,
+ * and the overhead is also given as the median over blocks of (HTTP p50 - in-process p50).
+ *
+ * Part 2, dynamic batching at concurrency 16 (load generator in the other process): throughput with
+ * batching off vs on, same instances and threads, for 1 instance x cores threads and cores instances x 1
+ * thread, alternating off/on rounds; and the bound batching can reach here: the model's own batch
+ * efficiency in-process (images/s at batch 8 over batch 1, same threads).
+ *
+ *   node --import tsx bench/serve-overhead.ts [model.onnx] [--rounds N]
+ *   node dist/bench/serve-overhead.js [model.onnx] [--rounds N]
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { fork, type ChildProcess } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createLogger } from '../src/core/log.js';
 import { packageRoot } from '../src/core/paths.js';
 import { SessionPool } from '../src/runtime/pool.js';
 import { LocalSession } from '../src/runtime/session.js';
 import type { TensorMap } from '../src/runtime/tensor.js';
 import { runServeBench } from '../src/serve/bench.js';
-import { binaryInferBody, V2Client } from '../src/serve/client.js';
+import { binaryInferBody, HttpConnection, rawRequest, V2Client } from '../src/serve/client.js';
 import { startServer } from '../src/serve/server.js';
 
-const ITER = 500;
+/** Messages from the bench to its load-generator process. */
+type ClientCommand =
+  | { cmd: 'lat'; client: 'raw' | 'node'; model: string; json: boolean; n: number }
+  | { cmd: 'sweep'; model: string; concurrency: number; seconds: number }
+  | { cmd: 'exit' };
 
+const BLOCK = 25;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0 ? Number.NaN : n % 2 === 1 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
+
+function inputOf(dims: number[]): Float32Array {
+  const count = dims.reduce((a, b) => a * b, 1);
+  return Float32Array.from({ length: count }, (_, i) => ((i * 2654435761) % 1000) / 1000);
+}
+
+// ---------------------------------------------------------------- load-generator process
+async function clientMain(url: string, dims: number[], inputName: string): Promise<void> {
+  const u = new URL(url);
+  const data = inputOf(dims);
+  const bin = binaryInferBody([{ name: inputName, datatype: 'FP32', shape: dims, data }]);
+  const json = Buffer.from(
+    JSON.stringify({ inputs: [{ name: inputName, datatype: 'FP32', shape: dims, data: Array.from(data) }] }),
+  );
+  const conn = new HttpConnection(u.hostname, Number(u.port));
+  const node = new V2Client(url, 4);
+  const raws = new Map<string, ReturnType<typeof rawRequest>>();
+  const raw = (model: string, isJson: boolean): ReturnType<typeof rawRequest> => {
+    const key = `${model}:${isJson}`;
+    let r = raws.get(key);
+    if (r === undefined) {
+      r = isJson
+        ? rawRequest(u.host, 'POST', `/v2/models/${model}/infer`, json, {
+            'Content-Type': 'application/json',
+          })
+        : rawRequest(u.host, 'POST', `/v2/models/${model}/infer`, bin.body, bin.headers);
+      raws.set(key, r);
+    }
+    return r;
+  };
+  process.on('message', (m: ClientCommand) => {
+    void (async () => {
+      if (m.cmd === 'exit') {
+        conn.close();
+        node.close();
+        process.disconnect();
+        return;
+      }
+      if (m.cmd === 'sweep') {
+        const r = await runServeBench({
+          url,
+          model: m.model,
+          concurrency: [m.concurrency],
+          durationS: m.seconds,
+          warmupS: 1,
+        });
+        process.send!({ rps: r.results[0]!.throughput_rps, errors: r.results[0]!.errors });
+        return;
+      }
+      const lat: number[] = [];
+      for (let i = 0; i < m.n; i++) {
+        const t = performance.now();
+        const res =
+          m.client === 'raw'
+            ? await conn.send(raw(m.model, m.json))
+            : await node.send(
+                'POST',
+                `/v2/models/${m.model}/infer`,
+                m.json ? json : bin.body,
+                m.json ? { 'Content-Type': 'application/json' } : bin.headers,
+              );
+        const e = performance.now() - t;
+        if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${res.body.toString().slice(0, 200)}`);
+        lat.push(e);
+      }
+      process.send!({ lat });
+    })();
+  });
+  process.send!({ ready: true });
+}
+
+// ---------------------------------------------------------------- orchestrating process
 function pickModel(): string {
-  if (process.argv[2] !== undefined) return process.argv[2];
+  const arg = process.argv.slice(2).find((a) => a.endsWith('.onnx'));
+  if (arg !== undefined) return arg;
   const dir = join(packageRoot(), 'models');
+  if (existsSync(join(dir, 'detector-v1.1.0.onnx'))) return join(dir, 'detector-v1.1.0.onnx');
   try {
     const found = readdirSync(dir)
       .filter((f) => f.endsWith('.onnx'))
@@ -40,104 +146,224 @@ function pickModel(): string {
   return join(packageRoot(), 'src', 'runtime', 'testdata', 'toy_centernet.onnx');
 }
 
-function p50(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)]!;
-}
-
-const model = pickModel();
-const cores = availableParallelism();
-const local = await LocalSession.open(model, { intraOpThreads: cores });
-const input = local.io.inputs[0]!;
-const dims = input.shape.map((d, i) => (i === 0 ? 1 : typeof d === 'number' && d > 0 ? d : 1));
-const count = dims.reduce((a, b) => a * b, 1);
-const data = Float32Array.from({ length: count }, (_, i) => ((i * 2654435761) % 1000) / 1000);
-const feeds = (): TensorMap => ({ [input.name]: { type: 'float32', data: data.slice(), dims } });
-
-const repo = mkdtempSync(join(tmpdir(), 'drivegate-bench-serve-'));
-const cfg = (name: string, extra: string): string =>
-  `name: "${name}"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 16\ninstance_group [ { count: 1 kind: KIND_CPU } ]\n${extra}\n`;
-for (const [name, extra] of [
-  ['det', ''],
-  ['det_batched', 'dynamic_batching { preferred_batch_size: [ 8, 16 ] max_queue_delay_microseconds: 2000 }'],
-] as const) {
-  mkdirSync(join(repo, name, '1'), { recursive: true });
-  copyFileSync(model, join(repo, name, '1', 'model.onnx'));
-  writeFileSync(join(repo, name, 'config.pbtxt'), cfg(name, extra));
-}
-const server = await startServer({ repository: repo, port: 0, log: createLogger({ level: 'warn' }) });
-const pool = await SessionPool.open(model, { workers: 1, intraOpThreads: cores });
-const client = new V2Client(server.url, 32);
-const bin = binaryInferBody([{ name: input.name, datatype: 'FP32', shape: dims, data }]);
-const json = Buffer.from(
-  JSON.stringify({ inputs: [{ name: input.name, datatype: 'FP32', shape: dims, data: Array.from(data) }] }),
-);
-
-try {
-  const httpBin = async (): Promise<void> => {
-    const res = await client.send('POST', '/v2/models/det/infer', bin.body, bin.headers);
-    if (res.status !== 200) throw new Error(res.body.toString());
-  };
-  const httpJson = async (): Promise<void> => {
-    const res = await client.send('POST', '/v2/models/det/infer', json, {
-      'Content-Type': 'application/json',
+function ask<T>(child: ChildProcess, msg: ClientCommand): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onExit = (): void => reject(new Error('the load-generator process exited'));
+    child.once('exit', onExit);
+    child.once('message', (r: unknown) => {
+      child.off('exit', onExit);
+      resolve(r as T);
     });
-    if (res.status !== 200) throw new Error(res.body.toString());
+    child.send(msg);
+  });
+}
+
+async function main(): Promise<void> {
+  const roundsArg = process.argv.indexOf('--rounds');
+  const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
+  const partArg = process.argv.indexOf('--part');
+  const part = partArg > 0 ? process.argv[partArg + 1] : 'all';
+  const model = pickModel();
+  const cores = availableParallelism();
+  const probe = await LocalSession.open(model, { intraOpThreads: 1 });
+  const input = probe.io.inputs[0]!;
+  await probe.close();
+  const dims = input.shape.map((d, i) => (i === 0 ? 1 : typeof d === 'number' && d > 0 ? d : 1));
+  const data = inputOf(dims);
+  const feeds = (b = 1): TensorMap => {
+    const d = new Float32Array(data.length * b);
+    for (let i = 0; i < b; i++) d.set(data, i * data.length);
+    return { [input.name]: { type: 'float32', data: d, dims: [b, ...dims.slice(1)] } };
   };
-  const paths: Array<[keyof typeof lat, () => Promise<unknown>, number]> = [
-    ['local', () => local.run(feeds()), 1],
-    ['pool', () => pool.run(feeds()), 1],
-    ['http', httpBin, 1],
-    ['httpJson', httpJson, 4],
-  ];
-  const lat = { local: [] as number[], pool: [] as number[], http: [] as number[], httpJson: [] as number[] };
-  // Rotating blocks of BLOCK consecutive calls per path: load drifts affect every path alike, and each
-  // path is measured warm (back-to-back calls, as a busy server sees them), not right after another
-  // session's onnxruntime threads have spun on the same two cores. The first call of a block is a
-  // warm-up and is not counted.
-  const BLOCK = 25;
-  for (let b = 0; b * BLOCK < ITER + 20; b++) {
-    for (const [key, f, every] of paths) {
+
+  // One repository, every configuration a model of its own (idle models cost nothing).
+  const repo = mkdtempSync(join(tmpdir(), 'drivegate-bench-serve-'));
+  const batching = 'dynamic_batching { preferred_batch_size: [ 8, 16 ] max_queue_delay_microseconds: 2000 }';
+  const models: Record<string, string> = {
+    det: `instance_group [ { count: 1 kind: KIND_CPU } ]`,
+    det_spin: `instance_group [ { count: 1 kind: KIND_CPU } ]\nparameters { key: "session.intra_op.allow_spinning" value: { string_value: "1" } }`,
+    det_b: `instance_group [ { count: 1 kind: KIND_CPU } ]\n${batching}`,
+    det_i: `instance_group [ { count: ${cores} kind: KIND_CPU } ]`,
+    det_i_b: `instance_group [ { count: ${cores} kind: KIND_CPU } ]\n${batching}`,
+  };
+  for (const [name, extra] of Object.entries(models)) {
+    mkdirSync(join(repo, name, '1'), { recursive: true });
+    copyFileSync(model, join(repo, name, '1', 'model.onnx'));
+    writeFileSync(
+      join(repo, name, 'config.pbtxt'),
+      `name: "${name}"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 16\n${extra}\n`,
+    );
+  }
+  const server = await startServer({ repository: repo, port: 0, log: createLogger({ level: 'warn' }) });
+  // The in-process baselines use the server worker's settings for 'det' (1 instance: all cores,
+  // spinning off, the server's default) and for 'det_spin' (spinning on).
+  const local = await LocalSession.open(model, { intraOpThreads: cores, allowSpinning: false });
+  const localSpin = await LocalSession.open(model, { intraOpThreads: cores, allowSpinning: true });
+  const pool = await SessionPool.open(model, { workers: 1, intraOpThreads: cores, allowSpinning: false });
+  const child = fork(fileURLToPath(import.meta.url), ['--client', server.url, dims.join(','), input.name], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise<void>((resolve) => child.once('message', () => resolve()));
+  const load0 = loadavg()[0]!;
+  try {
+    type Path = 'local' | 'pool' | 'http' | 'httpNode' | 'httpJson' | 'localSpin' | 'httpSpin';
+    const lat: Record<Path, number[]> = {
+      local: [],
+      pool: [],
+      http: [],
+      httpNode: [],
+      httpJson: [],
+      localSpin: [],
+      httpSpin: [],
+    };
+    const blockP50: Record<Path, number[]> = {
+      local: [],
+      pool: [],
+      http: [],
+      httpNode: [],
+      httpJson: [],
+      localSpin: [],
+      httpSpin: [],
+    };
+    const inProcess = async (r: LocalSession | SessionPool): Promise<number[]> => {
+      const xs: number[] = [];
       for (let i = 0; i <= BLOCK; i++) {
-        if (i % every !== 0) continue;
+        const f = feeds();
         const t = performance.now();
-        await f();
-        if (i > 0 && b * BLOCK + i > 20) lat[key].push(performance.now() - t);
+        await r.run(f);
+        if (i > 0) xs.push(performance.now() - t);
+      }
+      return xs;
+    };
+    const http = async (client: 'raw' | 'node', name: string, json: boolean, n = BLOCK): Promise<number[]> =>
+      (await ask<{ lat: number[] }>(child, { cmd: 'lat', client, model: name, json, n: n + 1 })).lat.slice(1);
+    const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 100)); // let spinning threads settle
+    const steps: Array<[Path, () => Promise<number[]>]> = [
+      ['local', () => inProcess(local)],
+      ['http', () => http('raw', 'det', false)],
+      ['pool', () => inProcess(pool)],
+      ['httpNode', () => http('node', 'det', false)],
+      ['localSpin', () => inProcess(localSpin)],
+      ['httpSpin', () => http('raw', 'det_spin', false)],
+    ];
+    const BLOCKS = part === 'batching' ? 0 : 8 * rounds;
+    for (let b = 0; b < (part === 'batching' ? 0 : BLOCKS + 1); b++) {
+      for (const [key, f] of steps) {
+        const xs = await f();
+        if (key === 'localSpin' || key === 'httpSpin') await pause();
+        if (b === 0) continue; // warm-up round
+        lat[key].push(...xs);
+        blockP50[key].push(median(xs));
+      }
+      if (b % 4 === 1) {
+        const xs = await http('raw', 'det', true, 5);
+        lat.httpJson.push(...xs);
       }
     }
-  }
-  const m = { local: p50(lat.local), pool: p50(lat.pool), http: p50(lat.http), httpJson: p50(lat.httpJson) };
-  const allowed = Math.max(0.3, m.local * 0.1);
-  console.log(
-    `model ${model} input [${dims.join(',')}], ${cores} cores, p50 over rotating blocks of 25 warm runs, ~${ITER} per path (JSON: every 4th), load average ${loadavg()[0]!.toFixed(1)}`,
-  );
-  console.log(`  in-process onnxruntime (LocalSession)   ${m.local.toFixed(3)} ms`);
-  console.log(
-    `  worker-thread pool (SessionPool)        ${m.pool.toFixed(3)} ms  (+${(m.pool - m.local).toFixed(3)} ms)`,
-  );
-  console.log(
-    `  HTTP v2 infer, binary tensors           ${m.http.toFixed(3)} ms  (+${(m.http - m.local).toFixed(3)} ms, ${(m.http / m.local).toFixed(3)}x in-process)`,
-  );
-  console.log(
-    `  HTTP v2 infer, JSON tensors             ${m.httpJson.toFixed(3)} ms  (+${(m.httpJson - m.local).toFixed(3)} ms, ${(m.httpJson / m.local).toFixed(3)}x)`,
-  );
-  console.log(`  HTTP layer alone (binary HTTP - pool)   +${(m.http - m.pool).toFixed(3)} ms`);
-  console.log(
-    `  overhead target (binary): within ${allowed.toFixed(3)} ms -> ${m.http - m.local <= allowed ? 'MET' : 'NOT MET'} (${(m.http - m.local).toFixed(3)} ms)`,
-  );
+    const m = Object.fromEntries(Object.entries(lat).map(([k, v]) => [k, median(v)])) as Record<Path, number>;
+    const diff = (a: Path, b: Path): number =>
+      median(blockP50[a].map((v, i) => v - blockP50[b][i]!).filter((v) => Number.isFinite(v)));
+    const allowed = (base: number): number => Math.max(0.3, base * 0.1);
+    const f3 = (v: number): string => v.toFixed(3);
+    console.log(
+      `model ${model} input [${dims.join(',')}], ${cores} cores; 1 instance x ${cores} intra-op threads; ` +
+        `p50 over ${BLOCKS} rotating blocks of ${BLOCK} warm calls per path; load average ${load0.toFixed(2)} at start`,
+    );
+    console.log(`  in-process onnxruntime, spinning off (server default)   ${f3(m.local)} ms`);
+    console.log(
+      `  worker-thread pool (SessionPool), spinning off          ${f3(m.pool)} ms  (+${f3(m.pool - m.local)} ms)`,
+    );
+    console.log(
+      `  HTTP v2 binary, load generator in another process       ${f3(m.http)} ms  (+${f3(m.http - m.local)} ms, ${(m.http / m.local).toFixed(3)}x; per-block median +${f3(diff('http', 'local'))} ms)`,
+    );
+    console.log(
+      `  HTTP v2 binary, node:http client in another process     ${f3(m.httpNode)} ms  (+${f3(m.httpNode - m.local)} ms)`,
+    );
+    console.log(
+      `  HTTP v2 JSON tensors                                    ${f3(m.httpJson)} ms  (+${f3(m.httpJson - m.local)} ms)`,
+    );
+    console.log(`  in-process onnxruntime, spinning on                     ${f3(m.localSpin)} ms`);
+    console.log(
+      `  HTTP v2 binary, spinning on                             ${f3(m.httpSpin)} ms  (+${f3(m.httpSpin - m.localSpin)} ms vs in-process spinning on; per-block median +${f3(diff('httpSpin', 'localSpin'))} ms)`,
+    );
+    const over = m.http - m.local;
+    console.log(
+      `  overhead target (binary, like-for-like settings): within ${f3(allowed(m.local))} ms -> ${over <= allowed(m.local) ? 'MET' : 'NOT MET'} (+${f3(over)} ms); ` +
+        `against the fastest in-process setting (${f3(Math.min(m.local, m.localSpin))} ms): +${f3(m.http - Math.min(m.local, m.localSpin))} ms`,
+    );
 
-  const sweep = async (name: string): Promise<number> =>
-    (await runServeBench({ url: server.url, model: name, concurrency: [16], durationS: 4, warmupS: 1 }))
-      .results[0]!.throughput_rps;
-  const off = await sweep('det');
-  const on = await sweep('det_batched');
-  console.log(
-    `dynamic batching at concurrency 16 (1 instance, ${cores} intra-op threads): off ${off.toFixed(1)} req/s, on ${on.toFixed(1)} req/s -> ${(on / off).toFixed(2)}x`,
+    if (part === 'overhead') return;
+    // ---- batching bound: the model's own batch efficiency in-process, same threads as each configuration
+    const imgPerS = async (r: LocalSession, b: number): Promise<number> => {
+      for (let i = 0; i < 2; i++) await r.run(feeds(b));
+      let n = 0;
+      const t0 = performance.now();
+      while (performance.now() - t0 < 1500) {
+        await r.run(feeds(b));
+        n += b;
+      }
+      return n / ((performance.now() - t0) / 1000);
+    };
+    const one = await LocalSession.open(model, { intraOpThreads: 1, allowSpinning: false });
+    const eff: Record<string, number[]> = { all1: [], all8: [], one1: [], one8: [] };
+    for (let r = 0; r < 2; r++) {
+      eff.all1!.push(await imgPerS(local, 1));
+      eff.all8!.push(await imgPerS(local, 8));
+      eff.one1!.push(await imgPerS(one, 1));
+      eff.one8!.push(await imgPerS(one, 8));
+    }
+    await one.close();
+    const e = Object.fromEntries(Object.entries(eff).map(([k, v]) => [k, median(v)])) as Record<
+      string,
+      number
+    >;
+    console.log(
+      `model batch efficiency in-process (the bound on what batching can gain from the model itself): ` +
+        `${cores} threads: batch 1 ${e.all1!.toFixed(0)} img/s, batch 8 ${e.all8!.toFixed(0)} img/s (${(e.all8! / e.all1!).toFixed(2)}x); ` +
+        `1 thread: batch 1 ${e.one1!.toFixed(0)} img/s, batch 8 ${e.one8!.toFixed(0)} img/s (${(e.one8! / e.one1!).toFixed(2)}x)`,
+    );
+
+    // ---- dynamic batching at concurrency 16, off vs on, alternating rounds
+    const sweep = async (name: string): Promise<number> =>
+      (await ask<{ rps: number }>(child, { cmd: 'sweep', model: name, concurrency: 16, seconds: 3 })).rps;
+    for (const [label, off, on] of [
+      [`1 instance x ${cores} threads`, 'det', 'det_b'],
+      [`${cores} instances x 1 thread`, 'det_i', 'det_i_b'],
+    ] as const) {
+      const offs: number[] = [];
+      const ons: number[] = [];
+      const ratios: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        const a = await sweep(off);
+        const b = await sweep(on);
+        offs.push(a);
+        ons.push(b);
+        ratios.push(b / a);
+      }
+      console.log(
+        `dynamic batching at concurrency 16, ${label}: off ${median(offs).toFixed(1)} req/s, on ${median(ons).toFixed(1)} req/s -> ` +
+          `${median(ratios).toFixed(2)}x (median of ${rounds} alternating rounds: ${ratios.map((x) => x.toFixed(2)).join(', ')}; target 1.5x: ${median(ratios) >= 1.5 ? 'MET' : 'NOT MET'})`,
+      );
+    }
+    console.log(`load average at the end ${loadavg()[0]!.toFixed(2)}`);
+  } finally {
+    await ask(child, { cmd: 'exit' }).catch(() => undefined);
+    child.kill();
+    await pool.close();
+    await local.close();
+    await localSpin.close();
+    await server.close();
+    rmSync(repo, { recursive: true, force: true });
+  }
+}
+
+const ci = process.argv.indexOf('--client');
+if (ci > 0) {
+  await clientMain(
+    process.argv[ci + 1]!,
+    process.argv[ci + 2]!.split(',').map(Number),
+    process.argv[ci + 3]!,
   );
-} finally {
-  client.close();
-  await pool.close();
-  await local.close();
-  await server.close();
-  rmSync(repo, { recursive: true, force: true });
+} else {
+  await main();
 }

@@ -25,6 +25,13 @@ export interface ModelIO {
 export interface SessionOptions {
   /** Threads onnxruntime uses inside one operator (default: onnxruntime's choice, the core count). */
   intraOpThreads?: number;
+  /**
+   * Whether onnxruntime's intra-op threads busy-wait for work after an operator (onnxruntime's
+   * `session.intra_op.allow_spinning`; default: onnxruntime's, on). Spinning lowers the latency of a
+   * lone caller but keeps a core busy for a while after every run, which slows whatever else shares the
+   * cores (an HTTP event loop, other sessions).
+   */
+  allowSpinning?: boolean;
 }
 
 /** Opens an onnxruntime session on a model file; a missing or unparsable model is BAD_INPUT. */
@@ -46,6 +53,9 @@ export async function openOrtSession(
       // Errors reach the caller as DrivegateErrors; keep onnxruntime's own log off stderr.
       logSeverityLevel: 4,
       ...(options.intraOpThreads !== undefined ? { intraOpNumThreads: options.intraOpThreads } : {}),
+      ...(options.allowSpinning !== undefined
+        ? { extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } } }
+        : {}),
     });
   } catch (err) {
     throw badInput('cannot load the ONNX model', {

@@ -7,6 +7,8 @@ import type { TensorMap } from './tensor.js';
 export interface PoolWorkerData {
   modelPath: string;
   intraOpThreads?: number;
+  /** onnxruntime's session.intra_op.allow_spinning (undefined: onnxruntime's default). */
+  allowSpinning?: boolean;
 }
 
 /** Main thread to worker. */

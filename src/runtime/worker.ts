@@ -15,6 +15,7 @@ const data = workerData as PoolWorkerData;
 try {
   const session = await openOrtSession(data.modelPath, {
     ...(data.intraOpThreads !== undefined ? { intraOpThreads: data.intraOpThreads } : {}),
+    ...(data.allowSpinning !== undefined ? { allowSpinning: data.allowSpinning } : {}),
   });
   // The run in progress: 'close' waits for it, since ending a thread inside onnxruntime's run aborts
   // the whole process.

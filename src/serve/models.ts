@@ -48,6 +48,8 @@ export interface LoadOptions {
   queueTimeoutMs?: number;
   /** onnxruntime intra-op threads per instance (default: cores / instances, at least 1). */
   intraOpThreads?: number;
+  /** onnxruntime intra-op spinning in the workers (default: off; config.pbtxt's parameter wins). */
+  allowSpinning?: boolean;
   onExecution: (model: string, version: string, batch: number) => void;
 }
 
@@ -58,6 +60,57 @@ export function instanceCount(config: ModelConfig): number {
     1,
     config.instanceGroups.reduce((a, g) => a + (g.count ?? (g.kind === 'KIND_CPU' ? 2 : 1)), 0),
   );
+}
+
+/** The config.pbtxt parameter giving onnxruntime's intra-op threads per instance (Triton's ORT backend name). */
+export const INTRA_OP_PARAMETER = 'intra_op_thread_count';
+/** The config.pbtxt parameter turning onnxruntime's intra-op spinning on ("1") or off ("0"); onnxruntime's own key. */
+export const SPINNING_PARAMETER = 'session.intra_op.allow_spinning';
+
+/** How each instance's onnxruntime session runs: intra-op threads and whether they spin. */
+export interface SessionSettings {
+  intraOpThreads: number;
+  allowSpinning: boolean;
+}
+
+/**
+ * The session settings of a model's instances: config.pbtxt parameters `intra_op_thread_count` and
+ * `session.intra_op.allow_spinning` win over the server's options, which win over the defaults (cores /
+ * instances threads, at least 1; spinning off). A bad parameter value is BAD_INPUT naming the field.
+ */
+export function sessionSettings(
+  config: ModelConfig,
+  options: { intraOpThreads?: number; allowSpinning?: boolean },
+  cores: number,
+): SessionSettings {
+  const instances = instanceCount(config);
+  let intra = options.intraOpThreads ?? Math.max(1, Math.floor(cores / instances));
+  const t = config.parameters[INTRA_OP_PARAMETER];
+  if (t !== undefined) {
+    if (!/^\d+$/.test(t.trim()) || Number(t) < 1 || Number(t) > 256) {
+      throw new DrivegateError('BAD_INPUT', `bad ${INTRA_OP_PARAMETER} parameter`, {
+        file: 'config.pbtxt',
+        field: `parameters.${INTRA_OP_PARAMETER}`,
+        expected: 'an integer in 1..256',
+        found: JSON.stringify(t),
+      });
+    }
+    intra = Number(t);
+  }
+  let allowSpinning = options.allowSpinning ?? false;
+  const sp = config.parameters[SPINNING_PARAMETER];
+  if (sp !== undefined) {
+    if (sp !== '0' && sp !== '1') {
+      throw new DrivegateError('BAD_INPUT', `bad ${SPINNING_PARAMETER} parameter`, {
+        file: 'config.pbtxt',
+        field: `parameters.${SPINNING_PARAMETER}`,
+        expected: '"0" or "1"',
+        found: JSON.stringify(sp),
+      });
+    }
+    allowSpinning = sp === '1';
+  }
+  return { intraOpThreads: intra, allowSpinning };
 }
 
 function dimOf(d: number | string): number {
@@ -149,10 +202,10 @@ export async function loadModel(m: RepositoryModel, options: LoadOptions): Promi
   }
   const config = m.config;
   const instances = instanceCount(config);
-  const intra = options.intraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / instances));
   try {
+    const settings = sessionSettings(config, options, availableParallelism());
     for (const v of m.versions) {
-      const pool = await SessionPool.open(v.modelPath, { workers: instances, intraOpThreads: intra });
+      const pool = await SessionPool.open(v.modelPath, { workers: instances, ...settings });
       const version = String(v.version);
       try {
         const io = effectiveIO(config, pool.io, v.modelPath);

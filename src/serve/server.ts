@@ -20,6 +20,7 @@ import {
   decodeBinaryData,
   decodeJsonData,
   encodeJsonData,
+  viewBinaryData,
   runtimeType,
   tensorBytes,
 } from './tensors.js';
@@ -51,6 +52,12 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** onnxruntime intra-op threads per instance (default: cores / instances). */
   intraOpThreads?: number;
+  /**
+   * onnxruntime intra-op spinning in the instances' workers (default off: a spinning thread keeps a core
+   * busy after every run, which the event loop then lacks; config.pbtxt's
+   * `session.intra_op.allow_spinning` parameter wins).
+   */
+  allowSpinning?: boolean;
   /** Logger (default: stderr). */
   log?: Logger;
 }
@@ -139,6 +146,58 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
+/** An infer body split at Inference-Header-Content-Length while it arrives. */
+interface SplitBody {
+  /** The JSON part. */
+  head: Buffer;
+  /** The binary part, in an ArrayBuffer of its own (so a single input can be handed on without a copy). */
+  bin: Uint8Array;
+}
+
+/**
+ * Reads an infer request body. With a Content-Length and a well-formed Inference-Header-Content-Length
+ * no larger than it, the bytes are copied once, straight from the socket's chunks into the JSON part
+ * and into an ArrayBuffer of the binary part's exact size (no concatenation, no second copy when the
+ * tensor is decoded). Otherwise (no length, a malformed header) the whole body, for
+ * parseInferRequest to judge.
+ */
+function readInferBody(
+  req: IncomingMessage,
+  max: number,
+  headerLength: string | undefined,
+): Promise<SplitBody | { whole: Buffer }> {
+  const declared = req.headers['content-length'];
+  const total = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : undefined;
+  const hl =
+    headerLength !== undefined && /^\d+$/.test(headerLength.trim()) ? Number(headerLength.trim()) : undefined;
+  if (total === undefined || hl === undefined || hl > total || total > max)
+    return readBody(req, max).then((whole) => ({ whole }));
+  return new Promise((resolve, reject) => {
+    const head = Buffer.allocUnsafe(hl);
+    const bin = new Uint8Array(new ArrayBuffer(total - hl));
+    let off = 0;
+    req.on('data', (c: Buffer) => {
+      if (off + c.length > total) {
+        off += c.length; // more than declared: node's parser does not let this happen; refused at 'end'
+        return;
+      }
+      if (off >= hl) bin.set(c, off - hl);
+      else if (off + c.length <= hl) c.copy(head, off);
+      else {
+        c.copy(head, off, 0, hl - off);
+        bin.set(c.subarray(hl - off), 0);
+      }
+      off += c.length;
+    });
+    req.on('end', () => {
+      if (off !== total)
+        reject(new HttpError(400, `the body has ${off} bytes but Content-Length says ${total}`));
+      else resolve({ head, bin });
+    });
+    req.on('error', (e) => reject(new HttpError(400, `cannot read the request body: ${e.message}`)));
+  });
+}
+
 interface ParsedInput {
   name: string;
   tensor: TensorData;
@@ -167,7 +226,7 @@ export function parseInferRequest(
   headerLength: string | undefined,
 ): ParsedRequest {
   let jsonPart: Buffer = body;
-  let bin: Buffer = Buffer.alloc(0);
+  let bin: Uint8Array = new Uint8Array(0);
   let raw = false;
   if (headerLength !== undefined) {
     if (!/^\d+$/.test(headerLength.trim())) {
@@ -187,6 +246,21 @@ export function parseInferRequest(
     bin = body.subarray(n);
     raw = n === 0;
   }
+  return parseInferParts(model, jsonPart, bin, raw);
+}
+
+/**
+ * Parses and checks an infer request already split into its JSON part and binary part (`raw`: header
+ * length 0, the binary part is the single input's bytes). A binary input that is the whole of an
+ * ArrayBuffer of its own (as readInferBody delivers it) becomes the tensor without a copy; any other
+ * is copied into a tensor of its own.
+ */
+export function parseInferParts(
+  model: LoadedModel,
+  jsonPart: Buffer,
+  bin: Uint8Array,
+  raw: boolean,
+): ParsedRequest {
   let req: unknown;
   if (raw) {
     // Header length 0: the body is the raw bytes of the model's single input.
@@ -305,7 +379,10 @@ export function parseInferRequest(
           expected: `at most ${bin.length - binOffset} bytes left`,
         });
       }
-      data = decodeBinaryData(bin.subarray(binOffset, binOffset + bds), datatype, count, `input '${name}'`);
+      data =
+        bds === bin.byteLength && bin.byteOffset === 0 && bin.byteLength === bin.buffer.byteLength
+          ? viewBinaryData(bin, datatype, count, `input '${name}'`)
+          : decodeBinaryData(bin.subarray(binOffset, binOffset + bds), datatype, count, `input '${name}'`);
       binOffset += bds;
     } else {
       if (inp['data'] === undefined)
@@ -408,6 +485,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const loaded = await loadModel(m, {
       queueTimeoutMs: options.queueTimeoutMs ?? 30_000,
       ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
+      ...(options.allowSpinning !== undefined ? { allowSpinning: options.allowSpinning } : {}),
       onExecution: (model, version, batch) => metrics.recordExecution(model, version, batch),
     });
     models.set(m.name, loaded);
@@ -453,7 +531,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     version: string | undefined,
   ): Promise<void> {
     const started = performance.now();
-    const body = await readBody(req, maxBody);
+    const h = req.headers['inference-header-content-length'];
+    const headerLength = Array.isArray(h) ? h[0] : h;
+    const body = await readInferBody(req, maxBody, headerLength);
     const { model, version: v } = findModel(name, version);
     if (v === undefined || !modelReady(model)) {
       throw new DrivegateError(
@@ -465,8 +545,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     let queueUs = 0;
     let computeUs = 0;
     try {
-      const hdr = req.headers['inference-header-content-length'];
-      const parsed = parseInferRequest(model, body, Array.isArray(hdr) ? hdr[0] : hdr);
+      const parsed =
+        'whole' in body
+          ? parseInferRequest(model, body.whole, headerLength)
+          : parseInferParts(model, body.head, body.bin, body.head.length === 0);
       const feeds: TensorMap = {};
       for (const i of parsed.inputs) feeds[i.name] = i.tensor;
       const result = await v.scheduler.submit(feeds, parsed.batch);

@@ -173,6 +173,45 @@ export function decodeBinaryData(
   return out;
 }
 
+/**
+ * Binary tensor data as a typed array over the same memory, without a copy, when its offset suits the
+ * element size (else a copy, as decodeBinaryData). The caller hands over the bytes: the tensor shares
+ * them. Little-endian hosts only, as the wire format is little-endian.
+ */
+export function viewBinaryData(
+  bytes: Uint8Array,
+  datatype: string,
+  count: number,
+  where: string,
+): TensorArray {
+  const type = runtimeType(datatype);
+  const size = DATATYPE_SIZE[datatype];
+  if (
+    type === undefined ||
+    size === undefined ||
+    bytes.byteLength !== count * size ||
+    bytes.byteOffset % size !== 0
+  )
+    return decodeBinaryData(bytes, datatype, count, where);
+  const buf = bytes.buffer;
+  const at = bytes.byteOffset;
+  switch (type) {
+    case 'float32':
+      return new Float32Array(buf, at, count);
+    case 'float64':
+      return new Float64Array(buf, at, count);
+    case 'int32':
+      return new Int32Array(buf, at, count);
+    case 'int64':
+      return new BigInt64Array(buf, at, count);
+    case 'int8':
+      return new Int8Array(buf, at, count);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(buf, at, count);
+  }
+}
+
 /** A tensor's elements as a flat JSON array (INT64 as numbers, BOOL as booleans). */
 export function encodeJsonData(t: TensorData): Array<number | boolean> {
   if (t.type === 'bool') return Array.from(t.data as Uint8Array, (v) => v !== 0);
