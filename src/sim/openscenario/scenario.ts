@@ -323,6 +323,22 @@ export function buildScenario(input: BuildInput): Scenario {
     const entitiesOf = childrenNamed(te, 'EntityRef').map((r) => entityRef(scope, r, 'entityRef'));
     if (entitiesOf.length === 0) fail('no triggering entity', te);
     const ec = need(be, 'EntityCondition').children[0] ?? fail('empty <EntityCondition>', be);
+    if (ec.attrs['coordinateSystem'] !== undefined) {
+      const cs = str(scope, ec, 'coordinateSystem');
+      if (cs !== 'entity' && cs !== 'road')
+        fail('unsupported coordinateSystem', ec, 'coordinateSystem', 'entity|road', cs);
+    }
+    if (ec.name === 'TimeToCollisionCondition' && ec.attrs['relativeDistanceType'] !== undefined) {
+      const rt = str(scope, ec, 'relativeDistanceType');
+      if (rt === 'lateral')
+        fail(
+          'a lateral time to collision is outside the subset',
+          ec,
+          'relativeDistanceType',
+          'longitudinal|cartesianDistance|euclidianDistance',
+          rt,
+        );
+    }
     const common = { ...base, triggeringRule, entities: entitiesOf };
     switch (ec.name) {
       case 'ReachPositionCondition':
@@ -333,9 +349,6 @@ export function buildScenario(input: BuildInput): Scenario {
           tolerance: num(scope, ec, 'tolerance'),
         };
       case 'RelativeDistanceCondition': {
-        const cs = str(scope, ec, 'coordinateSystem', 'entity');
-        if (cs !== 'entity' && cs !== 'road')
-          fail('unsupported coordinateSystem', ec, 'coordinateSystem', 'entity|road', cs);
         const t = oneOf(scope, ec, 'relativeDistanceType', [
           'longitudinal',
           'lateral',
