@@ -22,6 +22,10 @@ import type { ResolvedPerception, SweepResult } from '../sim/sweep/index.js';
 import { badOptionValue, parseIntOption, parseNumberOption } from './option-values.js';
 import { addWorkspaceOptions, storeOf, workspaceFromFlags } from './workspace-options.js';
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 };
@@ -31,7 +35,7 @@ interface RunFlags {
   pack?: string;
   baseline?: string;
   scenarios: string;
-  filter?: string;
+  filter: string[];
   seeds: string;
   workers?: string;
   gate?: string;
@@ -78,7 +82,9 @@ export function registerSim(program: Command): void {
       )
       .option(
         '--filter <expr>',
-        'comma-separated key=value terms, e.g. family=CCRs,weather=fog (same key twice = or)',
+        'key=value terms, e.g. family=CCRs,weather=fog (same key twice = or; repeat --filter for a union)',
+        collect,
+        [],
       )
       .option('--seeds <n>', 'seeds per variant (run k of variant v uses a seed derived from v and k)', '3')
       .option('--workers <k>', 'worker threads (default: every core)')
@@ -151,7 +157,7 @@ Examples:
       const progress = progressPrinter();
       const result = await runSweep({
         scenarios: f.scenarios,
-        filter: f.filter,
+        filters: f.filter,
         seeds,
         workers,
         candidate,
@@ -184,13 +190,18 @@ Examples:
   sim
     .command('list <scenarios>')
     .description('List the scenario variants of a folder or file (after --filter)')
-    .option('--filter <expr>', 'comma-separated key=value terms, e.g. family=CCRs,weather=fog')
+    .option(
+      '--filter <expr>',
+      'key=value terms, e.g. family=CCRs,weather=fog (repeat for a union)',
+      collect,
+      [],
+    )
     .option('--json', 'print the variants as JSON')
     .addHelpText(
       'after',
       '\nExample:\n  drivegate sim list examples/scenarios --filter family=CPNA,time_of_day=night',
     )
-    .action(async (path: string, f: { filter?: string; json?: boolean }) => {
+    .action(async (path: string, f: { filter: string[]; json?: boolean }) => {
       const variants = await sweepVariants(path, f.filter);
       if (f.json === true) {
         out(

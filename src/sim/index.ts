@@ -4,3 +4,6 @@
  * data contract between them.
  */
 export type * from './types.js';
+export * from './openscenario/index.js';
+export * from './engine/index.js';
+export * from './sweep/index.js';

@@ -35,6 +35,8 @@ export function buildPalette(
     p[n * 3 + 2] = b;
     n++;
   }
+  // A bin holding a reserved colour is represented by it (reserved colours match exactly, see quantize).
+  for (const [r, g, b] of reserved) counts[((r >> 3) << 10) | ((g >> 3) << 5) | (b >> 3)] = 0;
   const bins: number[] = [];
   for (let i = 0; i < counts.length; i++) if (counts[i]! > 0) bins.push(i);
   bins.sort((a, b) => counts[b]! - counts[a]! || a - b);
@@ -69,11 +71,22 @@ function lookupTable(palette: Uint8Array): Uint8Array {
   return t;
 }
 
-/** Maps RGB pixels to palette indices through a 15-bit lookup table. */
-function quantize(rgb: Uint8Array, pixels: number, table: Uint8Array): Uint8Array {
+/**
+ * Maps RGB pixels to palette indices: colours equal to a palette entry (the reserved ones) map to
+ * it exactly, others through the 15-bit lookup table.
+ */
+function quantize(
+  rgb: Uint8Array,
+  pixels: number,
+  table: Uint8Array,
+  exact: ReadonlyMap<number, number>,
+): Uint8Array {
   const out = new Uint8Array(pixels);
   for (let i = 0, j = 0; i < pixels; i++, j += 3) {
-    out[i] = table[((rgb[j]! >> 3) << 10) | ((rgb[j + 1]! >> 3) << 5) | (rgb[j + 2]! >> 3)]!;
+    const r = rgb[j]!;
+    const g = rgb[j + 1]!;
+    const b = rgb[j + 2]!;
+    out[i] = exact.get((r << 16) | (g << 8) | b) ?? table[((r >> 3) << 10) | ((g >> 3) << 5) | (b >> 3)]!;
   }
   return out;
 }
@@ -203,6 +216,10 @@ export function encodeGif(
     reserved,
   );
   const table = lookupTable(palette);
+  const exact = new Map<number, number>();
+  reserved.slice(0, 256).forEach(([r, g, b], i) => {
+    if (!exact.has((r << 16) | (g << 8) | b)) exact.set((r << 16) | (g << 8) | b, i);
+  });
   out.bytes(palette);
   // NETSCAPE2.0: loop forever.
   out.bytes([0x21, 0xff, 0x0b]);
@@ -223,7 +240,7 @@ export function encodeGif(
     out.u16(width);
     out.u16(height);
     out.push(0);
-    lzwEncode(quantize(f.rgb, pixels, table), out);
+    lzwEncode(quantize(f.rgb, pixels, table, exact), out);
   }
   out.push(0x3b); // trailer
   return out.result();

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { digestOf } from '../../core/digest.js';
 import { DrivegateError } from '../../core/errors.js';
 import type { GatePolicy, GateVerdict, Waiver } from '../../eval/gates/index.js';
-import { loadVariants, parseFilter } from '../openscenario/index.js';
+import { applyFilter, loadVariants, parseFilter } from '../openscenario/index.js';
 import type { RunOptions, RunResult, ScenarioVariant } from '../types.js';
 import { simReport, variantInfo } from './aggregate.js';
 import type { SimReport, SweepRun, VariantInfo } from './aggregate.js';
@@ -28,8 +28,8 @@ import type { RunRole } from './seeds.js';
 export interface SweepOptions {
   /** A scenario folder or file (.xosc, or a ParameterValueDistribution .xosc). */
   scenarios: string;
-  /** `--filter` text (comma-separated key=value terms), or undefined for every variant. */
-  filter?: string | undefined;
+  /** `--filter` texts (comma-separated key=value terms; several: the union); none for every variant. */
+  filters?: readonly string[] | undefined;
   /** Seeds per variant (>= 1). */
   seeds: number;
   /** Worker threads (default: every core). */
@@ -80,16 +80,30 @@ interface Job {
   seed: number;
 }
 
-/** Loads the variants a sweep runs (the filter is parsed and checked by the scenario loader). */
+/**
+ * Loads the variants a sweep runs. Each filter selects variants (terms of one key are alternatives,
+ * different keys must all match); several filters select the union (e.g. the fog variants and the
+ * night variants). Filters are parsed and their keys checked by the scenario loader's rules.
+ */
 export async function sweepVariants(
   scenarios: string,
-  filter: string | undefined,
+  filters: readonly string[] = [],
 ): Promise<ScenarioVariant[]> {
-  const variants = await loadVariants(scenarios, filter !== undefined ? parseFilter(filter) : undefined);
+  const parsed = filters.map((f) => parseFilter(f));
+  const loaded = await loadVariants(scenarios);
+  let variants = loaded;
+  if (parsed.length > 0) {
+    const keep = new Set<string>();
+    for (const f of parsed) for (const v of applyFilter(loaded, f)) keep.add(v.id);
+    variants = loaded.filter((v) => keep.has(v.id));
+  }
   if (variants.length === 0) {
     throw new DrivegateError('BAD_INPUT', 'no scenario variant to run', {
       file: scenarios,
-      expected: filter !== undefined ? `variants matching --filter ${filter}` : 'one or more .xosc scenarios',
+      expected:
+        filters.length > 0
+          ? `variants matching --filter ${filters.join(' --filter ')}`
+          : 'one or more .xosc scenarios',
       found: 'none',
     });
   }
@@ -159,7 +173,7 @@ function sweepIdentity(o: SweepOptions, variants: readonly ScenarioVariant[]): R
 /** Runs a sweep and writes its outputs into `o.out`. */
 export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const t0 = performance.now();
-  const variants = await sweepVariants(o.scenarios, o.filter);
+  const variants = await sweepVariants(o.scenarios, o.filters ?? []);
   if (o.gate) checkGateApplies(o.gate, variants, o.baseline !== null);
   const identity = sweepIdentity(o, variants);
   const out = resolve(o.out);
@@ -225,7 +239,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     checkpoint.close();
 
     const runs = all.map((j) => toRun(j, results.get(j.runId)!));
-    const sweepInfo = { variants: variants.length, seeds: o.seeds, filter: o.filter ?? null };
+    const sweepInfo = { variants: variants.length, seeds: o.seeds, filter: filterText(o.filters) };
     const report = (role: RunRole): SimReport => {
       const p = perceptionOf(role);
       return simReport(
@@ -289,7 +303,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     const wallS = (performance.now() - t0) / 1000;
     const info = {
       scenarios: o.scenarios,
-      filter: o.filter ?? null,
+      filter: filterText(o.filters),
       seeds: o.seeds,
       workers,
       sweep,
@@ -318,4 +332,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     checkpoint.close();
     await pool?.close();
   }
+}
+
+function filterText(filters: readonly string[] | undefined): string | null {
+  return filters === undefined || filters.length === 0 ? null : filters.join(' | ');
 }
