@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { DrivegateError } from '../../core/errors.js';
@@ -59,6 +60,7 @@ test('builds the scenario: entities, road-frame positions, actions, triggers and
   assert.deepEqual(s.entities[1]?.size, { length: 7.5, width: 2.4, height: 3.3 });
   assert.equal(s.entities[2]?.maxSpeed, 3);
   assert.equal(s.road.laneCount, 2);
+  assert.equal(s.road.file, 'straight.xodr');
   assert.equal(initialSpeed(s, 'Ego'), 10);
   assert.deepEqual(s.init[1]?.actions[0], {
     kind: 'teleport',
@@ -244,5 +246,51 @@ test('a missing schema folder is UNAVAILABLE and says where to put the XSDs', ()
   } finally {
     if (before === undefined) delete process.env['DRIVEGATE_SCHEMAS'];
     else process.env['DRIVEGATE_SCHEMAS'] = before;
+  }
+});
+
+test('maps Environment to weather and time of day (precipitation over fog, fog under 1 km, hour bands)', async () => {
+  const ccrs = join(packageRoot(), 'examples', 'scenarios', 'ncap', 'CCRs.xosc');
+  const env = async (o: Record<string, string | number>): Promise<[string, string]> => {
+    const e = (await loadScenario(ccrs, o)).environment;
+    return [e.weather, e.timeOfDay];
+  };
+  assert.deepEqual(await env({}), ['clear', 'day']);
+  assert.deepEqual(await env({ fog_visual_range: 999 }), ['fog', 'day']);
+  assert.deepEqual(await env({ fog_visual_range: 1000 }), ['clear', 'day']);
+  assert.deepEqual(await env({ fog_visual_range: 60, precipitation: 'rain', precipitation_intensity: 4 }), [
+    'rain',
+    'day',
+  ]);
+  assert.deepEqual(await env({ precipitation: 'snow', precipitation_intensity: 1 }), ['snow', 'day']);
+  assert.deepEqual(await env({ precipitation: 'rain', precipitation_intensity: 0 }), ['clear', 'day']);
+  assert.deepEqual(await env({ date_time: '2025-06-21T19:30:00' }), ['clear', 'dusk']);
+  assert.deepEqual(await env({ date_time: '2025-06-21T06:00:00' }), ['clear', 'dusk']);
+  assert.deepEqual(await env({ date_time: '2025-06-21T04:59:00' }), ['clear', 'night']);
+  assert.deepEqual(await env({ date_time: '2025-06-21T21:00:00' }), ['clear', 'night']);
+  const cutIn = await loadScenario(join(packageRoot(), 'examples', 'scenarios', 'cut-in', 'cut-in.xosc'), {
+    precipitation: 'rain',
+    precipitation_intensity: 2,
+  });
+  assert.equal(cutIn.environment.weather, 'rain');
+  assert.equal(cutIn.environment.precipitationIntensity, 2);
+});
+
+test('refuses a LanePosition on a road the OpenDRIVE file does not have', async () => {
+  const f = td('minimal_1_0.xosc');
+  const text = readFileSync(f, 'utf8').replace(
+    'roadId="1" laneId="-1" s="20"',
+    'roadId="7" laneId="-1" s="20"',
+  );
+  const dirTmp = mkdtempSync(join(tmpdir(), 'dg-osc-'));
+  try {
+    copyFileSync(td('straight.xodr'), join(dirTmp, 'straight.xodr'));
+    writeFileSync(join(dirTmp, 'x.xosc'), text);
+    await rejects(loadScenario(join(dirTmp, 'x.xosc')), (e) => {
+      assert.match(e.message, /LanePosition names another road; expected 1, found 7/);
+      assert.equal(e.location.line, lineOf(join(dirTmp, 'x.xosc'), 'roadId="7"'));
+    });
+  } finally {
+    rmSync(dirTmp, { recursive: true, force: true });
   }
 });

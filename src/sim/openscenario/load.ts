@@ -159,7 +159,9 @@ function checkScenario(path: string): Promise<CheckedScenario> {
           field: 'LogicFile@filepath',
         });
       const roadPath = resolve(dirname(abs), rel);
-      const { road, origin } = loadRoadWithOrigin(roadPath, label(roadPath));
+      const loaded = loadRoadWithOrigin(roadPath, label(roadPath));
+      const road = { ...loaded.road, file: rel };
+      const origin = loaded.origin;
       const declared = new Map(
         readDeclarations(child(f.root, 'ParameterDeclarations')).map((d) => [d.name, d.type]),
       );
@@ -290,6 +292,21 @@ function readDistribution(f: OscFile): Distribution {
   return { file: f, scenarioPath, axes };
 }
 
+function checkAxes(d: Distribution): void {
+  const seen = new Set<string>();
+  for (const axis of d.axes) {
+    const names = new Set(axis.flatMap((choice) => choice.map(([n]) => n)));
+    for (const n of names) {
+      if (seen.has(n))
+        throw badInput(`parameter '${n}' is swept by more than one distribution`, {
+          file: d.file.label,
+          field: n,
+        });
+      seen.add(n);
+    }
+  }
+}
+
 function cartesian(axes: Axis[]): Array<Array<[string, string]>> {
   let out: Array<Array<[string, string]>> = [[]];
   for (const axis of axes) out = out.flatMap((prefix) => axis.map((choice) => [...prefix, ...choice]));
@@ -304,6 +321,7 @@ function variantId(family: string, params: Record<string, ParamValue>): string {
 }
 
 async function expandDistribution(d: Distribution): Promise<ScenarioVariant[]> {
+  checkAxes(d);
   const c = await checkScenario(d.scenarioPath);
   const out: ScenarioVariant[] = [];
   for (const assignment of cartesian(d.axes)) {

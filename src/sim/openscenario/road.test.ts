@@ -27,7 +27,12 @@ test('reads the example roads: lanes, widths, shoulder, speed limit and road typ
 
 test('reports the reference line origin of the first geometry', () => {
   const moved = urban.replace('x="0" y="0" hdg="0"', 'x="100" y="-20" hdg="0.5"');
-  assert.deepEqual(parseOpenDriveWithOrigin(moved, 'r.xodr').origin, { x: 100, y: -20, hdg: 0.5 });
+  assert.deepEqual(parseOpenDriveWithOrigin(moved, 'r.xodr').origin, {
+    x: 100,
+    y: -20,
+    hdg: 0.5,
+    roadId: '1',
+  });
 });
 
 function refused(text: string, pattern: RegExp, line?: number): void {

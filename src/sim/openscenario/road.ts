@@ -27,6 +27,8 @@ export interface RoadOrigin {
   x: number;
   y: number;
   hdg: number;
+  /** The road's OpenDRIVE id (LanePositions must name it). */
+  roadId: string;
 }
 
 /** Reads an OpenDRIVE file into a SimRoad and the origin of its reference line. */
@@ -93,7 +95,7 @@ export function parseOpenDriveWithOrigin(text: string, file: string): { road: Si
   const geoms = childrenNamed(plan, 'geometry');
   if (geoms.length === 0) fail('<planView> has no <geometry>', plan);
   let hdg0 = 0;
-  const origin: RoadOrigin = { x: 0, y: 0, hdg: 0 };
+  const origin: RoadOrigin = { x: 0, y: 0, hdg: 0, roadId: road.attrs['id'] ?? '' };
   geoms.forEach((g, i) => {
     const shape = g.children[0];
     if (shape === undefined || shape.name !== 'line' || g.children.length !== 1) {

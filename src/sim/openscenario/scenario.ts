@@ -234,6 +234,8 @@ export function buildScenario(input: BuildInput): Scenario {
       };
     }
     // LanePosition
+    const roadId = str(scope, p, 'roadId');
+    if (roadId !== origin.roadId) fail('LanePosition names another road', p, 'roadId', origin.roadId, roadId);
     const laneId = Math.round(num(scope, p, 'laneId'));
     const s = num(scope, p, 's');
     const offset = num(scope, p, 'offset', 0);
