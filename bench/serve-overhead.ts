@@ -24,6 +24,8 @@
  *   node dist/bench/serve-overhead.js [model.onnx] [--rounds N]
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   copyFileSync,
   existsSync,
@@ -47,7 +49,7 @@ import { startServer } from '../src/serve/server.js';
 
 /** Messages from the bench to its load-generator process. */
 type ClientCommand =
-  | { cmd: 'lat'; client: 'raw' | 'node'; model: string; json: boolean; n: number }
+  | { cmd: 'lat'; client: 'raw' | 'node'; model: string; json: boolean; n: number; url?: string }
   | { cmd: 'sweep'; model: string; concurrency: number; seconds: number }
   | { cmd: 'exit' };
 
@@ -73,6 +75,7 @@ async function clientMain(url: string, dims: number[], inputName: string): Promi
     JSON.stringify({ inputs: [{ name: inputName, datatype: 'FP32', shape: dims, data: Array.from(data) }] }),
   );
   const conn = new HttpConnection(u.hostname, Number(u.port));
+  const floorConns = new Map<string, HttpConnection>();
   const node = new V2Client(url, 4);
   const raws = new Map<string, ReturnType<typeof rawRequest>>();
   const raw = (model: string, isJson: boolean): ReturnType<typeof rawRequest> => {
@@ -93,6 +96,7 @@ async function clientMain(url: string, dims: number[], inputName: string): Promi
       if (m.cmd === 'exit') {
         conn.close();
         node.close();
+        for (const c of floorConns.values()) c.close();
         process.disconnect();
         return;
       }
@@ -110,15 +114,24 @@ async function clientMain(url: string, dims: number[], inputName: string): Promi
       const lat: number[] = [];
       for (let i = 0; i < m.n; i++) {
         const t = performance.now();
+        const floor =
+          m.url === undefined
+            ? undefined
+            : (floorConns.get(m.url) ??
+              floorConns
+                .set(m.url, new HttpConnection(new URL(m.url).hostname, Number(new URL(m.url).port)))
+                .get(m.url)!);
         const res =
-          m.client === 'raw'
-            ? await conn.send(raw(m.model, m.json))
-            : await node.send(
-                'POST',
-                `/v2/models/${m.model}/infer`,
-                m.json ? json : bin.body,
-                m.json ? { 'Content-Type': 'application/json' } : bin.headers,
-              );
+          floor !== undefined
+            ? await floor.send(raw(m.model, m.json))
+            : m.client === 'raw'
+              ? await conn.send(raw(m.model, m.json))
+              : await node.send(
+                  'POST',
+                  `/v2/models/${m.model}/infer`,
+                  m.json ? json : bin.body,
+                  m.json ? { 'Content-Type': 'application/json' } : bin.headers,
+                );
         const e = performance.now() - t;
         if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${res.body.toString().slice(0, 200)}`);
         lat.push(e);
@@ -200,14 +213,33 @@ async function main(): Promise<void> {
   const local = await LocalSession.open(model, { intraOpThreads: cores, allowSpinning: false });
   const localSpin = await LocalSession.open(model, { intraOpThreads: cores, allowSpinning: true });
   const pool = await SessionPool.open(model, { workers: 1, intraOpThreads: cores, allowSpinning: false });
+  // The floor of any node:http server: a bare one that reads the same request body and answers with a
+  // body as large as the real response, doing nothing else.
+  const sample = await new V2Client(server.url, 1).send(
+    'POST',
+    '/v2/models/det/infer',
+    binaryInferBody([{ name: input.name, datatype: 'FP32', shape: dims, data }]).body,
+    binaryInferBody([{ name: input.name, datatype: 'FP32', shape: dims, data }]).headers,
+  );
+  const floorBody = Buffer.alloc(sample.body.length);
+  const floorServer = createServer({ keepAlive: true }, (req, res) => {
+    req.on('data', () => undefined);
+    req.on('end', () => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': floorBody.length });
+      res.end(floorBody);
+    });
+  });
+  await new Promise<void>((r) => floorServer.listen(0, '127.0.0.1', () => r()));
+  const floorUrl = `http://127.0.0.1:${(floorServer.address() as AddressInfo).port}`;
   const child = fork(fileURLToPath(import.meta.url), ['--client', server.url, dims.join(','), input.name], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   await new Promise<void>((resolve) => child.once('message', () => resolve()));
   const load0 = loadavg()[0]!;
   try {
-    type Path = 'local' | 'pool' | 'http' | 'httpNode' | 'httpJson' | 'localSpin' | 'httpSpin';
+    type Path = 'local' | 'pool' | 'http' | 'httpNode' | 'httpJson' | 'localSpin' | 'httpSpin' | 'floor';
     const lat: Record<Path, number[]> = {
+      floor: [],
       local: [],
       pool: [],
       http: [],
@@ -217,6 +249,7 @@ async function main(): Promise<void> {
       httpSpin: [],
     };
     const blockP50: Record<Path, number[]> = {
+      floor: [],
       local: [],
       pool: [],
       http: [],
@@ -235,16 +268,52 @@ async function main(): Promise<void> {
       }
       return xs;
     };
-    const http = async (client: 'raw' | 'node', name: string, json: boolean, n = BLOCK): Promise<number[]> =>
-      (await ask<{ lat: number[] }>(child, { cmd: 'lat', client, model: name, json, n: n + 1 })).lat.slice(1);
+    const http = async (
+      client: 'raw' | 'node',
+      name: string,
+      json: boolean,
+      n = BLOCK,
+      url?: string,
+    ): Promise<number[]> =>
+      (
+        await ask<{ lat: number[] }>(child, {
+          cmd: 'lat',
+          client,
+          model: name,
+          json,
+          n: n + 1,
+          ...(url !== undefined ? { url } : {}),
+        })
+      ).lat.slice(1);
+    // Server-side means per block of the binary HTTP path (from the server's own metrics): request time
+    // from arrival to response written, execution time (worker hop included) and queue time.
+    const side = { req: [] as number[], comp: [] as number[], queue: [] as number[] };
     const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 100)); // let spinning threads settle
     const steps: Array<[Path, () => Promise<number[]>]> = [
       ['local', () => inProcess(local)],
-      ['http', () => http('raw', 'det', false)],
+      [
+        'http',
+        async () => {
+          const st = server.metrics.stats('det', '1');
+          const before = {
+            n: st.requestSuccess,
+            req: st.requestDurationUs,
+            comp: st.computeInferDurationUs,
+            q: st.queueDurationUs,
+          };
+          const xs = await http('raw', 'det', false);
+          const n = st.requestSuccess - before.n;
+          side.req.push((st.requestDurationUs - before.req) / n / 1000);
+          side.comp.push((st.computeInferDurationUs - before.comp) / n / 1000);
+          side.queue.push((st.queueDurationUs - before.q) / n / 1000);
+          return xs;
+        },
+      ],
       ['pool', () => inProcess(pool)],
       ['httpNode', () => http('node', 'det', false)],
       ['localSpin', () => inProcess(localSpin)],
       ['httpSpin', () => http('raw', 'det_spin', false)],
+      ['floor', () => http('raw', 'det', false, BLOCK, floorUrl)],
     ];
     const BLOCKS = part === 'batching' ? 0 : 8 * rounds;
     for (let b = 0; b < (part === 'batching' ? 0 : BLOCKS + 1); b++) {
@@ -260,38 +329,51 @@ async function main(): Promise<void> {
         lat.httpJson.push(...xs);
       }
     }
-    const m = Object.fromEntries(Object.entries(lat).map(([k, v]) => [k, median(v)])) as Record<Path, number>;
-    const diff = (a: Path, b: Path): number =>
-      median(blockP50[a].map((v, i) => v - blockP50[b][i]!).filter((v) => Number.isFinite(v)));
-    const allowed = (base: number): number => Math.max(0.3, base * 0.1);
-    const f3 = (v: number): string => v.toFixed(3);
-    console.log(
-      `model ${model} input [${dims.join(',')}], ${cores} cores; 1 instance x ${cores} intra-op threads; ` +
-        `p50 over ${BLOCKS} rotating blocks of ${BLOCK} warm calls per path; load average ${load0.toFixed(2)} at start`,
-    );
-    console.log(`  in-process onnxruntime, spinning off (server default)   ${f3(m.local)} ms`);
-    console.log(
-      `  worker-thread pool (SessionPool), spinning off          ${f3(m.pool)} ms  (+${f3(m.pool - m.local)} ms)`,
-    );
-    console.log(
-      `  HTTP v2 binary, load generator in another process       ${f3(m.http)} ms  (+${f3(m.http - m.local)} ms, ${(m.http / m.local).toFixed(3)}x; per-block median +${f3(diff('http', 'local'))} ms)`,
-    );
-    console.log(
-      `  HTTP v2 binary, node:http client in another process     ${f3(m.httpNode)} ms  (+${f3(m.httpNode - m.local)} ms)`,
-    );
-    console.log(
-      `  HTTP v2 JSON tensors                                    ${f3(m.httpJson)} ms  (+${f3(m.httpJson - m.local)} ms)`,
-    );
-    console.log(`  in-process onnxruntime, spinning on                     ${f3(m.localSpin)} ms`);
-    console.log(
-      `  HTTP v2 binary, spinning on                             ${f3(m.httpSpin)} ms  (+${f3(m.httpSpin - m.localSpin)} ms vs in-process spinning on; per-block median +${f3(diff('httpSpin', 'localSpin'))} ms)`,
-    );
-    const over = m.http - m.local;
-    console.log(
-      `  overhead target (binary, like-for-like settings): within ${f3(allowed(m.local))} ms -> ${over <= allowed(m.local) ? 'MET' : 'NOT MET'} (+${f3(over)} ms); ` +
-        `against the fastest in-process setting (${f3(Math.min(m.local, m.localSpin))} ms): +${f3(m.http - Math.min(m.local, m.localSpin))} ms`,
-    );
-
+    if (part !== 'batching') {
+      const m = Object.fromEntries(Object.entries(lat).map(([k, v]) => [k, median(v)])) as Record<
+        Path,
+        number
+      >;
+      const diff = (a: Path, b: Path): number =>
+        median(blockP50[a].map((v, i) => v - blockP50[b][i]!).filter((v) => Number.isFinite(v)));
+      const allowed = (base: number): number => Math.max(0.3, base * 0.1);
+      const f3 = (v: number): string => v.toFixed(3);
+      console.log(
+        `model ${model} input [${dims.join(',')}], ${cores} cores; 1 instance x ${cores} intra-op threads; ` +
+          `p50 over ${BLOCKS} rotating blocks of ${BLOCK} warm calls per path; load average ${load0.toFixed(2)} at start`,
+      );
+      console.log(`  in-process onnxruntime, spinning off (server default)   ${f3(m.local)} ms`);
+      console.log(
+        `  worker-thread pool (SessionPool), spinning off          ${f3(m.pool)} ms  (+${f3(m.pool - m.local)} ms)`,
+      );
+      console.log(
+        `  HTTP v2 binary, load generator in another process       ${f3(m.http)} ms  (+${f3(m.http - m.local)} ms, ${(m.http / m.local).toFixed(3)}x; per-block median +${f3(diff('http', 'local'))} ms)`,
+      );
+      console.log(
+        `  HTTP v2 binary, node:http client in another process     ${f3(m.httpNode)} ms  (+${f3(m.httpNode - m.local)} ms)`,
+      );
+      console.log(
+        `  HTTP v2 JSON tensors                                    ${f3(m.httpJson)} ms  (+${f3(m.httpJson - m.local)} ms)`,
+      );
+      console.log(
+        `  floor: a bare node:http server, same request and response sizes, no inference: ${f3(m.floor)} ms`,
+      );
+      console.log(
+        `  breakdown of HTTP - in-process: worker hop (pool - in-process) ${f3(m.pool - m.local)} ms + bare HTTP round trip ${f3(m.floor)} ms + the rest (parse, schedule, encode) ${f3(m.http - m.pool - m.floor)} ms`,
+      );
+      console.log(
+        `  inside the server (its metrics, median of block means): request ${f3(median(side.req))} ms = execution incl. worker hop ${f3(median(side.comp))} ms + queue ${f3(median(side.queue))} ms + parse/encode/write ${f3(median(side.req) - median(side.comp) - median(side.queue))} ms; outside (socket, client, HTTP parsing before the handler) ${f3(m.http - median(side.req))} ms`,
+      );
+      console.log(`  in-process onnxruntime, spinning on                     ${f3(m.localSpin)} ms`);
+      console.log(
+        `  HTTP v2 binary, spinning on                             ${f3(m.httpSpin)} ms  (+${f3(m.httpSpin - m.localSpin)} ms vs in-process spinning on; per-block median +${f3(diff('httpSpin', 'localSpin'))} ms)`,
+      );
+      const over = m.http - m.local;
+      console.log(
+        `  overhead target (binary, like-for-like settings): within ${f3(allowed(m.local))} ms -> ${over <= allowed(m.local) ? 'MET' : 'NOT MET'} (+${f3(over)} ms); ` +
+          `against the fastest in-process setting (${f3(Math.min(m.local, m.localSpin))} ms): +${f3(m.http - Math.min(m.local, m.localSpin))} ms`,
+      );
+    }
     if (part === 'overhead') return;
     // ---- batching bound: the model's own batch efficiency in-process, same threads as each configuration
     const imgPerS = async (r: LocalSession, b: number): Promise<number> => {
@@ -353,6 +435,7 @@ async function main(): Promise<void> {
     await local.close();
     await localSpin.close();
     await server.close();
+    await new Promise<void>((r) => floorServer.close(() => r()));
     rmSync(repo, { recursive: true, force: true });
   }
 }

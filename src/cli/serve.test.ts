@@ -110,3 +110,22 @@ test('drivegate serve fails with exit 2 on a missing repository', () => {
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+test('drivegate serve refuses a bad --intra-op-threads with exit 2 naming the option', () => {
+  const home = mkdtempSync(join(tmpdir(), 'drivegate-serve-cli-'));
+  try {
+    const r = runCliIn(import.meta.url, home, [
+      'serve',
+      '--model-repository',
+      home,
+      '--port',
+      '0',
+      '--intra-op-threads',
+      '0',
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--intra-op-threads.*expected an integer in 1\.\.256, found "0"/);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});

@@ -14,6 +14,8 @@ interface ServeFlags {
   port: string;
   maxBodyBytes: string;
   queueTimeoutMs: string;
+  intraOpThreads?: string;
+  onnxSpinning?: boolean;
   json?: boolean;
 }
 
@@ -58,12 +60,22 @@ export function registerServe(program: Command): void {
       'queue timeout per request unless config.pbtxt sets one (0 = none)',
       '30000',
     )
+    .option(
+      '--intra-op-threads <n>',
+      "onnxruntime intra-op threads per instance (default: cores / instances; config.pbtxt's intra_op_thread_count parameter wins)",
+    )
+    .option(
+      '--onnx-spinning',
+      "let onnxruntime's threads spin between operators: lower latency on an otherwise idle machine, a busy core after every run " +
+        "(default off; config.pbtxt's session.intra_op.allow_spinning parameter wins)",
+    )
     .option('--json', 'print the startup summary as JSON')
     .addHelpText(
       'after',
       `
 Examples:
   drivegate serve --model-repository packs/detector/triton --port 8000
+  drivegate serve --model-repository packs/detector/triton --intra-op-threads 2 --onnx-spinning
   curl -s localhost:8000/v2/models/detector | jq .
   curl -s -X POST localhost:8000/v2/models/detector/infer -d @request.json`,
     )
@@ -75,6 +87,10 @@ Examples:
         port: intFlag('--port', flags.port, 0, 65535),
         maxBodyBytes: intFlag('--max-body-bytes', flags.maxBodyBytes, 1024, 2 ** 31),
         queueTimeoutMs: intFlag('--queue-timeout-ms', flags.queueTimeoutMs, 0, 86_400_000),
+        ...(flags.intraOpThreads !== undefined
+          ? { intraOpThreads: intFlag('--intra-op-threads', flags.intraOpThreads, 1, 256) }
+          : {}),
+        ...(flags.onnxSpinning === true ? { allowSpinning: true } : {}),
         log,
       });
       const summary = { url: server.url, models: server.models, warnings: server.warnings };
