@@ -22,6 +22,7 @@ interface PackageFlags extends RunFlags {
   recipe?: string;
   version?: string;
   out?: string;
+  calibration?: string;
 }
 
 /** Registers `drivegate package` and `drivegate package verify`. */
@@ -30,19 +31,30 @@ export function registerPackage(program: Command): void {
     program
       .command('package')
       .description(
-        'Pack an ONNX model by a recipe: graph checks, sanity smoke, Triton model repository, equivalence, ' +
-          'microbenchmark, sealed manifest. Prints the pack digest (sha256 of manifest.json).',
+        'Pack a model by a recipe: graph checks, sanity smoke, FP16 and INT8 variants (calibration shard), ' +
+          'Triton model repository, equivalence, microbenchmark, sealed manifest. Prints the pack digest ' +
+          '(sha256 of manifest.json).',
       )
-      .option('--model <file>', 'ONNX model (its inference config is <name>.inference_config.json beside it)')
+      .option(
+        '--model <file>',
+        'ONNX model, or PyTorch .pt/.pth/.ts exported via tools/export_onnx.py (its inference config is ' +
+          '<name>.inference_config.json beside it)',
+      )
       .option('--recipe <file>', 'packaging recipe YAML (see examples/recipe.yaml)')
       .option('--version <semver>', "pack version (default: the inference config's model.version)")
-      .option('--out <dir>', 'pack folder (default: <workspace>/packs/<task>/<name>/<version>)'),
+      .option('--out <dir>', 'pack folder (default: <workspace>/packs/<task>/<name>/<version>)')
+      .option(
+        '--calibration <manifest>',
+        "calibration manifest (JSON lines) overriding the recipe's shard source",
+      ),
   ).addHelpText(
     'after',
     `
 Examples:
   drivegate package --model models/detector-v1.0.0.onnx --recipe examples/recipe.yaml --out /tmp/det-pack
   drivegate package --model models/detector-v1.0.0.onnx --recipe examples/recipe.yaml --version 1.0.1 --json
+  drivegate package --model m.onnx --recipe examples/recipe.yaml --calibration data/golden_train.manifest
+  drivegate package --model detector.pt --recipe examples/recipe.yaml --out /tmp/pt-pack
   drivegate package verify /tmp/det-pack
   drivegate package verify sha256:<manifest digest>`,
   );
@@ -70,6 +82,10 @@ Examples:
             version: flags.version,
             out: flags.out,
             packsDir: join(ws.home, 'packs'),
+            calibration: flags.calibration,
+            worldsDir: join(ws.home, 'worlds'),
+            exportsDir: join(ws.home, 'exports'),
+            log: (m) => process.stderr.write(`${m}\n`),
           });
     const record = await runWorkflowFromCli(packageWorkflow(store), args, flags);
     const seal = record.steps.find((s) => s.name === 'seal')?.result as SealResult | undefined;

@@ -22,7 +22,7 @@ test('a recipe naming an unknown target or field exits 2 naming the file, key an
         what: 'an unknown target',
         model: referenceDetectorPath(),
         recipe: unknownTarget,
-        stderr: [/unknown-target\.yaml:11/, /targets\[1\]/, /tpu-xla-fp8/],
+        stderr: [/unknown-target\.yaml:14/, /targets\[2\]/, /tpu-xla-fp8/],
       },
       {
         what: 'an unknown field',

@@ -9,3 +9,7 @@ export * from './steps.js';
 export * from './seal.js';
 export * from './workflow.js';
 export * from './run.js';
+export * from './shard.js';
+export * from './equivalence.js';
+export * from './int8.js';
+export * from './torch.js';

@@ -54,9 +54,12 @@ test('packing the reference detector twice gives the same digest; verify passes,
       manifest.files.map((f) => f.path),
       [
         'inference_config.json',
+        'model.fp16.onnx',
         'model.onnx',
         'model_repository/detector/1/model.onnx',
         'model_repository/detector/config.pbtxt',
+        'model_repository/detector_fp16/1/model.onnx',
+        'model_repository/detector_fp16/config.pbtxt',
         'recipe.yaml',
       ],
     );
@@ -77,26 +80,61 @@ test('packing the reference detector twice gives the same digest; verify passes,
     assert.equal((reportA['pack'] as { digest: string }).digest, a.digest);
     assert.equal((reportA['contract_smoke'] as { ok: boolean }).ok, true);
     const precisions = reportA['precisions'] as Record<string, { status: string }>;
-    assert.equal(precisions['fp16']?.status, 'not built');
-    const emulation = (
-      precisions['fp16'] as unknown as {
-        emulation: { status: string; equivalence: { ok: boolean; max_abs: number } };
+    assert.equal(precisions['fp16']?.status, 'built');
+    const fp16 = precisions['fp16'] as unknown as {
+      conversion: { initializersConverted: number; nodesKeptFp32: Record<string, number> };
+      onnxruntime_on_this_host: { computes_in_fp32: boolean; summary: string };
+    };
+    assert.equal(fp16.conversion.initializersConverted, 44);
+    assert.deepEqual(fp16.conversion.nodesKeptFp32, { Sigmoid: 1 });
+    assert.equal(typeof fp16.onnxruntime_on_this_host.computes_in_fp32, 'boolean');
+    assert.match(fp16.onnxruntime_on_this_host.summary, /onnxruntime-node/);
+    assert.equal(precisions['int8']?.status, 'not requested');
+    // Equivalence: the real FP16 model and the emulation, on random inputs and shard images, with drift.
+    const eq = reportA['equivalence'] as Record<
+      string,
+      {
+        ok: boolean;
+        random?: { samples: number; heads: Record<string, { max_abs: number }> };
+        images?: { count: number; detection: { recall: number; reference_detections: number } };
       }
-    ).emulation;
-    assert.equal(emulation.status, 'emulated');
-    assert.equal(emulation.equivalence.ok, true);
-    assert.ok(emulation.equivalence.max_abs > 0);
-    assert.equal(precisions['int8']?.status, 'not run');
+    >;
+    assert.equal(eq['fp32']?.ok, true);
+    for (const v of ['fp16', 'fp16-emulated']) {
+      assert.equal(eq[v]?.ok, true, v);
+      assert.equal(eq[v]?.random?.samples, 4);
+      assert.deepEqual(Object.keys(eq[v]?.random?.heads ?? {}), ['heatmap', 'offset', 'wh']);
+      assert.ok((eq[v]?.random?.heads['wh']?.max_abs ?? 0) > 0, `${v} differs from fp32`);
+      assert.equal(eq[v]?.images?.count, 8);
+      assert.ok((eq[v]?.images?.detection.reference_detections ?? 0) > 0);
+    }
     const targets = reportA['targets'] as Array<{ target: string; status: string }>;
     assert.deepEqual(
       targets.map((t) => [t.target, t.status]),
       [
         ['cpu-ort-fp32', 'built'],
-        ['gpu-trt-fp16', 'not run'],
+        ['cpu-ort-fp16', 'built'],
+        ['gpu-trt-fp16', 'pending'],
       ],
     );
-    const bench = (reportA['microbench'] as { figures: Record<string, Array<{ p50_ms: number }>> }).figures;
-    assert.ok((bench['cpu-ort-fp32']?.[0]?.p50_ms ?? 0) > 0);
+    const trt = reportA['tensorrt'] as Array<{ status: string; plan: null; build_command: string }>;
+    assert.equal(trt[0]?.status, 'pending');
+    assert.equal(trt[0]?.plan, null);
+    assert.match(
+      trt[0]?.build_command ?? '',
+      /^trtexec --onnx=model\.onnx .*--fp16 .*--timingCacheFile=timing\.cache$/,
+    );
+    const bench = reportA['microbench'] as {
+      host: string;
+      figures: {
+        variants: Record<string, { figures: Array<{ p50_ms: number }>; memory: { peak_rss_bytes: number } }>;
+      };
+    };
+    assert.match(bench.host, /cores/);
+    for (const v of ['fp32', 'fp16']) {
+      assert.ok((bench.figures.variants[v]?.figures[0]?.p50_ms ?? 0) > 0, v);
+      assert.ok((bench.figures.variants[v]?.memory.peak_rss_bytes ?? 0) > 0, v);
+    }
 
     // The store holds the pack under models/<task>/<version>/; verify passes from the folder (CLI) and
     // from the store by digest.
@@ -106,7 +144,7 @@ test('packing the reference detector twice gives the same digest; verify passes,
     assert.equal(ok.code, 0, ok.stderr);
     const okStore = await verifyPack(a.digest, store);
     assert.equal(okStore.ok, true, JSON.stringify(okStore.problems));
-    assert.equal(okStore.files, 5);
+    assert.equal(okStore.files, 8);
 
     // Tamper with one served file: verify exits 2 naming it.
     const cfg = join(home, 'b', 'model_repository', 'detector', 'config.pbtxt');

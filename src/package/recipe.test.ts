@@ -24,15 +24,43 @@ test('examples/recipe.yaml parses with the reference detector settings', async (
   const { recipe } = await loadRecipe(join(packageRoot(), 'examples', 'recipe.yaml'));
   assert.equal(recipe.task, 'detection');
   assert.equal(recipe.model.name, 'detector');
-  assert.deepEqual(recipe.targets, ['cpu-ort-fp32', 'gpu-trt-fp16']);
+  assert.deepEqual(recipe.targets, [
+    'cpu-ort-fp32',
+    'cpu-ort-fp16',
+    'cpu-ort-int8',
+    'gpu-trt-fp16',
+    'gpu-trt-int8',
+  ]);
   assert.equal(recipe.tolerances.fp32.max_abs, 1e-4);
+  assert.deepEqual(recipe.tolerances.fp16?.max_abs, { heatmap: 0.02, wh: 0.5, offset: 0.02 });
+  // The full reference job: a 512-image shard balanced over weather x time_of_day, 1,000 random inputs.
+  assert.equal(recipe.calibration?.count, 512);
+  assert.deepEqual(recipe.calibration?.balance, ['weather', 'time_of_day']);
+  assert.equal(recipe.calibration?.world?.split, 'train');
+  assert.equal(recipe.equivalence.samples, 1000);
 });
 
 test('defaults fill what a minimal recipe leaves out', () => {
   const r = parseRecipe(`${base}targets: [cpu-ort-fp32]\n`, 'r.yaml');
   assert.equal(r.serving.max_batch_size, 8);
-  assert.equal(r.equivalence.samples, 16);
+  assert.equal(r.equivalence.samples, 1000);
+  assert.equal(r.equivalence.images, 512);
+  assert.equal(r.int8.calibrator, 'entropy');
+  assert.equal(r.calibration, undefined);
+  assert.deepEqual(r.fp16, {});
   assert.deepEqual(r.lineage, {});
+});
+
+test('a calibration block names exactly one of manifest or world, and per-head tolerances parse', () => {
+  badInputAt(`${base}targets: [cpu-ort-int8]\ncalibration:\n  count: 8\n`, 'calibration', 6, /count/);
+  const r = parseRecipe(
+    `${base}targets: [cpu-ort-int8]\ncalibration:\n  manifest: shard.manifest\n  count: 8\n` +
+      `tolerances:\n  int8: { max_abs: { wh: 8, heatmap: 0.5 }, iou_drift: 0.02 }\n`,
+    'r.yaml',
+  );
+  assert.equal(r.calibration?.manifest, 'shard.manifest');
+  assert.deepEqual(r.calibration?.balance, ['weather', 'time_of_day']);
+  assert.deepEqual(r.tolerances.int8?.max_abs, { wh: 8, heatmap: 0.5 });
 });
 
 test('an unknown target is BAD_INPUT naming the file, the list item and its line', () => {

@@ -37,7 +37,6 @@ export const KNOWN_TARGETS: Record<string, TargetInfo> = {
     device: 'cpu',
     precision: 'fp16',
     table: 'ort-cpu',
-    notRunnable: 'FP16 conversion is not implemented in drivegate package yet',
   },
   'cpu-ort-int8': {
     id: 'cpu-ort-int8',
@@ -45,7 +44,6 @@ export const KNOWN_TARGETS: Record<string, TargetInfo> = {
     device: 'cpu',
     precision: 'int8',
     table: 'ort-cpu',
-    notRunnable: 'INT8 static quantization is not implemented in drivegate package yet',
   },
   ...Object.fromEntries(
     (['fp32', 'fp16', 'int8'] as const).map((p) => [
@@ -68,6 +66,42 @@ const range = z.strictObject({
   max: z.number().int().nonnegative().optional(),
 });
 
+/** An equivalence bound: max abs error (one number, or per output head) and detection drift bounds. */
+const tolerance = z.strictObject({
+  max_abs: z.union([z.number().positive(), z.record(z.string(), z.number().positive())]),
+  /** Mean (1 - IoU) of matched boxes, absolute (0.005 = 0.5%). */
+  iou_drift: z.number().min(0).optional(),
+  /** Mean |score difference| of matched boxes. */
+  score_drift: z.number().min(0).optional(),
+  /** Share of the reference's detections the variant matches. */
+  min_recall: z.number().min(0).max(1).optional(),
+});
+
+/** A recipe tolerance block. */
+export type Tolerance = z.output<typeof tolerance>;
+
+/** The bounds that apply when the recipe leaves them out, per precision. */
+export const DEFAULT_TOLERANCES = {
+  fp32: { max_abs: 1e-3, iou_drift: 0.005, score_drift: 1e-3, min_recall: 0.99 },
+  fp16: { max_abs: 0.1, iou_drift: 0.005, score_drift: 0.01, min_recall: 0.95 },
+  int8: { max_abs: 1.0, iou_drift: 0.05, score_drift: 0.1, min_recall: 0.8 },
+} as const;
+
+/** The INT8 options of a recipe (forwarded to quantizeInt8, src/onnx/quantize.ts; it compares all three calibrators). */
+const int8Options = z.strictObject({
+  /** The calibrator whose scales the model and calibration.cache use. */
+  calibrator: z.enum(['minmax', 'percentile', 'entropy']).default('entropy'),
+  percentile: z.number().gt(0).max(100).default(99.99),
+  /** Most layers the sensitivity analysis may keep in FP32. */
+  max_fallback: z.number().int().min(0).max(1000).default(8),
+  /** uint8 activations (onnxruntime CPU) or int8 (TensorRT's symmetric form). */
+  activation_type: z.enum(['uint8', 'int8']).default('uint8'),
+  /** Images per calibration batch. */
+  batch: z.number().int().min(1).max(256).default(32),
+  /** Shard images (evenly spaced) on which the quantizer measures deviation for calibrator choice and fallback. */
+  evaluation_images: z.number().int().min(1).max(4096).default(16),
+});
+
 /** The recipe schema (v1). */
 export const recipeSchema = z.strictObject({
   recipe_version: z.literal(1),
@@ -88,18 +122,58 @@ export const recipeSchema = z.strictObject({
     .default({}),
   tolerances: z
     .strictObject({
-      fp32: z.strictObject({ max_abs: z.number().positive() }).default({ max_abs: 1e-3 }),
-      fp16: z.strictObject({ max_abs: z.number().positive() }).optional(),
-      int8: z.strictObject({ max_abs: z.number().positive() }).optional(),
+      fp32: tolerance.default({ max_abs: DEFAULT_TOLERANCES.fp32.max_abs }),
+      fp16: tolerance.optional(),
+      int8: tolerance.optional(),
     })
-    .default({ fp32: { max_abs: 1e-3 } }),
+    .default({ fp32: { max_abs: DEFAULT_TOLERANCES.fp32.max_abs } }),
   equivalence: z
     .strictObject({
-      samples: z.number().int().min(1).max(10000).default(16),
-      batch: z.number().int().min(1).max(64).default(4),
+      /** Randomized inputs (each gives every output head) compared per variant. */
+      samples: z.number().int().min(1).max(100000).default(1000),
+      batch: z.number().int().min(1).max(64).default(8),
+      seed: z.number().int().default(1),
+      /** Real images from the calibration shard compared per variant (0: none; capped by the shard). */
+      images: z.number().int().min(0).max(100000).default(512),
+      /** Reference detections at or above this score are the ones detection drift follows. */
+      drift_score_threshold: z.number().min(0).max(1).default(0.3),
+      /** A variant's detection matches a reference one at IoU >= this (same class). */
+      match_iou: z.number().gt(0).max(1).default(0.5),
+    })
+    .default({ samples: 1000, batch: 8, seed: 1, images: 512, drift_score_threshold: 0.3, match_iou: 0.5 }),
+  /** The calibration shard: a manifest (or the reference world) and the balancing rule. */
+  calibration: z
+    .strictObject({
+      /** A JSON-lines manifest (relative to the recipe); images relative to the manifest's folder. */
+      manifest: z.string().min(1).optional(),
+      /** Or the reference world, generated into the workspace on first use. */
+      world: z
+        .strictObject({
+          scenes: z.number().int().min(1).max(100000),
+          frames_per_scene: z.number().int().min(1).max(1000),
+          seed: z.number().int().nonnegative(),
+          split: z.enum(['train', 'val', 'test']).default('train'),
+          /** `world generate --weights` syntax, e.g. 'weather=clear:1,rain:1;time_of_day=day:1,night:1'. */
+          weights: z.string().min(1).optional(),
+        })
+        .optional(),
+      count: z.number().int().min(1).max(100000).default(512),
+      /** Manifest fields whose value combinations get equal counts (strata). */
+      balance: z
+        .array(z.string().regex(/^[a-z_]+$/, 'a manifest field name'))
+        .default(['weather', 'time_of_day']),
       seed: z.number().int().default(1),
     })
-    .default({ samples: 16, batch: 4, seed: 1 }),
+    .refine((c) => (c.manifest === undefined) !== (c.world === undefined), 'exactly one of manifest or world')
+    .optional(),
+  fp16: z
+    .strictObject({
+      /** Op types kept in FP32 (default: src/onnx/fp16.ts DEFAULT_FP32_OPS). */
+      keep_fp32_ops: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'an ONNX op type')).optional(),
+    })
+    .default({}),
+  /** Options passed to the INT8 quantizer (src/onnx/quantize.ts). */
+  int8: int8Options.prefault({}),
   microbench: z
     .strictObject({
       iterations: z.number().int().min(1).max(10000).default(30),

@@ -55,13 +55,54 @@ export function packRefPrefix(task: string, version: string): string {
   return `models/${task}/${version}/`;
 }
 
-function targetStatus(recipe: Recipe): Array<Record<string, unknown>> {
+function targetStatus(recipe: Recipe, results: Record<string, unknown>): Array<Record<string, unknown>> {
+  const built = (p: string): boolean => (results[p] as { status?: string } | undefined)?.status === 'built';
   return recipe.targets.map((t) => {
     const info = KNOWN_TARGETS[t];
-    return info?.notRunnable === undefined
-      ? { target: t, status: 'built', artifact: 'model.onnx', precision: info?.precision ?? null }
-      : { target: t, status: 'not run', reason: info.notRunnable, precision: info.precision };
+    const precision = info?.precision ?? 'fp32';
+    if (info?.notRunnable !== undefined) {
+      return { target: t, status: 'pending', reason: info.notRunnable, precision };
+    }
+    const artifact = precision === 'fp32' ? 'model.onnx' : `model.${precision}.onnx`;
+    const ok = precision === 'fp32' || built(precision);
+    return {
+      target: t,
+      status: ok ? 'built' : 'not built',
+      precision,
+      artifact,
+      triton_model: precision === 'fp32' ? recipe.model.name : `${recipe.model.name}_${precision}`,
+    };
   });
+}
+
+/**
+ * The Triton config of a TensorRT target served through onnxruntime's TensorRT execution
+ * accelerator (platform onnxruntime_onnx, KIND_GPU, optimization.execution_accelerators): text for
+ * the report, not part of the pack's repository (it cannot be loaded or checked on this host).
+ */
+function trtAcceleratorConfig(repo: unknown, precision: string): string | null {
+  const r = repo as { models?: Array<{ model: string; precision: string }> } | undefined;
+  const base = r?.models?.find((m) => m.precision === 'fp32');
+  if (base === undefined) return null;
+  const mode = precision.toUpperCase();
+  const params: Array<[string, string]> = [
+    ['precision_mode', mode],
+    ['max_workspace_size_bytes', '1073741824'],
+    ['trt_engine_cache_enable', '1'],
+    ['trt_engine_cache_path', '/tmp/drivegate-trt-cache'],
+    ['trt_timing_cache_enable', '1'],
+    ...(precision === 'int8'
+      ? ([
+          ['int8_calibration_table_name', 'calibration.cache'],
+          ['int8_use_native_calibration_table', '1'],
+        ] as Array<[string, string]>)
+      : []),
+  ];
+  const text =
+    'optimization { execution_accelerators { gpu_execution_accelerator: [ { name: "tensorrt" ' +
+    params.map(([k, v]) => `parameters { key: "${k}" value: "${v}" }`).join(' ') +
+    ' } ] } }';
+  return text;
 }
 
 /** trtexec's --minShapes/--optShapes/--maxShapes for the batched inputs of the model repository step's result. */
@@ -145,36 +186,49 @@ export async function sealPack(o: SealOptions): Promise<SealResult> {
       model_repository: r['model-repository'] ?? null,
       contract_smoke: r['contract-smoke'] ?? null,
       equivalence: r['equivalence'] ?? null,
+      torch_export: r['torch-export'] ?? null,
+      calibration_shard: r['calibration-shard'] ?? null,
       microbench: {
         note: 'measured on this build host, not on the target; outside the pack digest',
+        host: (r['microbench'] as { host?: unknown } | undefined)?.host ?? null,
         figures: r['microbench'] ?? null,
       },
-      targets: targetStatus(o.recipe),
+      targets: targetStatus(o.recipe, { fp16: r['fp16'], int8: r['int8'] }),
       precisions: {
-        fp32: { status: 'built', file: 'model.onnx' },
-        fp16: {
-          status: 'not built',
-          reason: 'FP16 conversion (model.fp16.onnx) is not implemented in drivegate package yet',
-          emulation: r['fp16-emulation'] ?? null,
-        },
-        int8: {
-          status: 'not run',
-          reason:
-            'INT8 static quantization and calibration.cache are not implemented in drivegate package yet',
-        },
+        fp32: { status: 'built', file: 'model.onnx', triton_model: o.recipe.model.name },
+        fp16: r['fp16'] ?? { status: 'not requested' },
+        int8: r['int8'] ?? { status: 'not requested' },
       },
       tensorrt: o.recipe.targets
         .filter((t) => KNOWN_TARGETS[t]?.runtime === 'tensorrt')
-        .map((t) => ({
-          target: t,
-          status: 'pending',
-          reason: KNOWN_TARGETS[t]?.notRunnable ?? '',
-          build_command:
-            `trtexec --onnx=model.onnx --saveEngine=model.plan` +
-            (t.endsWith('fp16') ? ' --fp16' : t.endsWith('int8') ? ' --int8 --calib=calibration.cache' : '') +
-            shapeFlags(o.results['model-repository']) +
-            ' --timingCacheFile=timing.cache',
-        })),
+        .map((t) => {
+          const precision = KNOWN_TARGETS[t]?.precision ?? 'fp32';
+          return {
+            target: t,
+            status: 'pending',
+            plan: null,
+            reason: KNOWN_TARGETS[t]?.notRunnable ?? '',
+            build_command:
+              `trtexec --onnx=model.onnx --saveEngine=model.${t}.plan` +
+              (precision === 'fp16'
+                ? ' --fp16'
+                : precision === 'int8'
+                  ? ' --int8 --fp16 --calib=calibration.cache'
+                  : '') +
+              shapeFlags(o.results['model-repository']) +
+              ' --timingCacheFile=timing.cache',
+            ...(precision === 'int8'
+              ? {
+                  calibration_cache: o.files['calibration.cache'] !== undefined ? 'calibration.cache' : null,
+                  note: "implicit quantization of the FP32 model with the pack's calibration.cache; model.int8.onnx (QDQ) also builds with `trtexec --onnx=model.int8.onnx --int8 --fp16` (explicit quantization)",
+                }
+              : {}),
+            triton_onnxruntime_trt_accelerator: {
+              note: "alternative to a plan: serve model.onnx through onnxruntime's TensorRT execution accelerator on a GPU instance (instance_group KIND_GPU); add to the model's config.pbtxt",
+              config_pbtxt: trtAcceleratorConfig(o.results['model-repository'], precision),
+            },
+          };
+        }),
     };
     await writeFile(join(tmp, EXPORT_REPORT), JSON.stringify(report, null, 2) + '\n');
     // Into the store: blobs first, then refs, the manifest ref last.

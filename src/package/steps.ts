@@ -4,16 +4,37 @@
  * models on seeded random inputs, and a latency microbenchmark.
  */
 import { mulberry32 } from '../core/random.js';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import ort from 'onnxruntime-node';
+import { graphComposition } from '../onnx/fp16.js';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { DrivegateError, badInput } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
 import type { InferenceConfig } from '../runtime/config.js';
 import { checkModelIO } from '../runtime/resolve.js';
 import { LocalSession } from '../runtime/session.js';
+import type { Runner } from '../runtime/session.js';
 import type { TensorMap } from '../runtime/tensor.js';
+
+const execFileP = promisify(execFile);
+
+/** This process's module-loader flags (e.g. `--import tsx`), for a child running a sibling module. */
+function loaderArgs(): string[] {
+  const out: string[] = [];
+  const a = process.execArgv;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] ?? '';
+    if (['--import', '--loader', '--experimental-loader', '--require', '-r'].includes(x)) {
+      out.push(x, a[i + 1] ?? '');
+      i++;
+    } else if (/^--(import|loader|experimental-loader|require)=/.test(x)) out.push(x);
+  }
+  return out;
+}
 
 /** The pinned build environment. */
 export interface EnvironmentPins {
@@ -140,86 +161,6 @@ export async function sanitySmoke(
   }
 }
 
-/** Equivalence of two models on the same inputs, per output. */
-export interface EquivalenceResult {
-  inputs: string;
-  samples: number;
-  batch: number;
-  seed: number;
-  tolerance_max_abs: number;
-  outputs: Record<string, { max_abs: number; mean_abs: number; max_rel: number }>;
-  max_abs: number;
-  ok: boolean;
-}
-
-/** Runs `reference` and `candidate` on `samples` seeded random inputs and compares every output. */
-export async function equivalence(
-  reference: string,
-  candidate: string,
-  cfg: InferenceConfig,
-  opts: { samples: number; batch: number; seed: number; maxAbs: number },
-): Promise<EquivalenceResult> {
-  const a = await LocalSession.open(reference, { intraOpThreads: 1 });
-  const b = await LocalSession.open(candidate, { intraOpThreads: 1 });
-  const acc: Record<string, { max_abs: number; sum_abs: number; n: number; max_rel: number }> = {};
-  try {
-    const rand = mulberry32(opts.seed);
-    for (let done = 0; done < opts.samples;) {
-      const n = Math.min(opts.batch, opts.samples - done);
-      const feeds = randomBatch(cfg, n, rand);
-      const input = feeds[cfg.input.name];
-      if (input === undefined) throw new DrivegateError('INTERNAL', 'no input tensor');
-      const copy: TensorMap = {
-        [cfg.input.name]: { ...input, data: new Float32Array(input.data as Float32Array) },
-      };
-      const ra = await a.run(feeds);
-      const rb = await b.run(copy);
-      for (const [name, ta] of Object.entries(ra)) {
-        const tb = rb[name];
-        if (tb === undefined || tb.data.length !== ta.data.length) {
-          throw badInput(`the candidate's output '${name}' differs in shape`, {
-            file: candidate,
-            field: name,
-            expected: `[${ta.dims.join(',')}]`,
-            found: tb === undefined ? 'no such output' : `[${tb.dims.join(',')}]`,
-          });
-        }
-        const s = (acc[name] ??= { max_abs: 0, sum_abs: 0, n: 0, max_rel: 0 });
-        for (let i = 0; i < ta.data.length; i++) {
-          const x = Number(ta.data[i]);
-          const y = Number(tb.data[i]);
-          const d = Math.abs(x - y);
-          if (!(d <= s.max_abs)) s.max_abs = Number.isNaN(d) ? Infinity : d;
-          s.sum_abs += d;
-          s.n++;
-          const rel = d / Math.max(Math.abs(x), 1e-6);
-          if (rel > s.max_rel) s.max_rel = rel;
-        }
-      }
-      done += n;
-    }
-  } finally {
-    await a.close();
-    await b.close();
-  }
-  const outputs: EquivalenceResult['outputs'] = {};
-  let maxAbs = 0;
-  for (const [name, s] of Object.entries(acc)) {
-    outputs[name] = { max_abs: s.max_abs, mean_abs: s.n > 0 ? s.sum_abs / s.n : 0, max_rel: s.max_rel };
-    maxAbs = Math.max(maxAbs, s.max_abs);
-  }
-  return {
-    inputs: `seeded uniform random in [-2, 2] (normalized image range), shape [batch,3,${cfg.input.height},${cfg.input.width}]`,
-    samples: opts.samples,
-    batch: opts.batch,
-    seed: opts.seed,
-    tolerance_max_abs: opts.maxAbs,
-    outputs,
-    max_abs: maxAbs,
-    ok: maxAbs <= opts.maxAbs,
-  };
-}
-
 /** Latency figures of one batch size. */
 export interface BenchFigures {
   batch: number;
@@ -231,44 +172,129 @@ export interface BenchFigures {
   throughput_per_s: number;
 }
 
+/** Memory footprint of one variant's session (process RSS, so it includes onnxruntime's arena). */
+export interface MemoryFigures {
+  /** RSS growth from before the session was created to right after (weights, graph, kernels). */
+  session_rss_bytes: number;
+  /** RSS growth from before the session was created to after the last timed run (adds activations/arena). */
+  peak_rss_bytes: number;
+  model_file_bytes: number;
+  note: string;
+}
+
 function quantile(sorted: number[], q: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
   return sorted[i] ?? 0;
 }
 
-/** Times `iterations` forward passes per batch size (after `warmup` untimed ones) in this thread. */
-export async function microbench(
-  modelPath: string,
+/** Times `iterations` forward passes per batch size (after `warmup` untimed ones) on an open session. */
+export async function timeBatches(
+  s: Runner,
   cfg: InferenceConfig,
   opts: { iterations: number; warmup: number; batchSizes: number[] },
 ): Promise<BenchFigures[]> {
-  const s = await LocalSession.open(modelPath);
-  try {
-    const rand = mulberry32(3);
-    const figures: BenchFigures[] = [];
-    for (const batch of opts.batchSizes) {
-      const times: number[] = [];
-      for (let i = 0; i < opts.warmup + opts.iterations; i++) {
-        const feeds = randomBatch(cfg, batch, rand);
-        const t0 = process.hrtime.bigint();
-        await s.run(feeds);
-        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-        if (i >= opts.warmup) times.push(ms);
-      }
-      const sorted = [...times].sort((x, y) => x - y);
-      const mean = times.reduce((x, y) => x + y, 0) / times.length;
-      figures.push({
-        batch,
-        iterations: opts.iterations,
-        p50_ms: quantile(sorted, 0.5),
-        p95_ms: quantile(sorted, 0.95),
-        p99_ms: quantile(sorted, 0.99),
-        mean_ms: mean,
-        throughput_per_s: mean > 0 ? (1000 * batch) / mean : 0,
-      });
+  const rand = mulberry32(3);
+  const figures: BenchFigures[] = [];
+  for (const batch of opts.batchSizes) {
+    const times: number[] = [];
+    for (let i = 0; i < opts.warmup + opts.iterations; i++) {
+      const feeds = randomBatch(cfg, batch, rand);
+      const t0 = process.hrtime.bigint();
+      await s.run(feeds);
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (i >= opts.warmup) times.push(ms);
     }
-    return figures;
-  } finally {
-    await s.close();
+    const sorted = [...times].sort((x, y) => x - y);
+    const mean = times.reduce((x, y) => x + y, 0) / times.length;
+    figures.push({
+      batch,
+      iterations: opts.iterations,
+      p50_ms: quantile(sorted, 0.5),
+      p95_ms: quantile(sorted, 0.95),
+      p99_ms: quantile(sorted, 0.99),
+      mean_ms: mean,
+      throughput_per_s: mean > 0 ? (1000 * batch) / mean : 0,
+    });
   }
+  return figures;
+}
+
+/**
+ * Microbenchmarks one model in a fresh Node process (bench-child.ts): latency per batch size with
+ * onnxruntime's default threads, and the memory footprint as that process's RSS growth.
+ */
+export async function microbench(
+  modelPath: string,
+  configPath: string,
+  opts: { iterations: number; warmup: number; batchSizes: number[] },
+): Promise<{ figures: BenchFigures[]; memory: MemoryFigures }> {
+  const here = fileURLToPath(import.meta.url);
+  const child = join(dirname(here), `bench-child${extname(here)}`);
+  const job = { model: modelPath, config: configPath, ...opts };
+  let stdout: string;
+  try {
+    ({ stdout } = await execFileP(process.execPath, [...loaderArgs(), child, JSON.stringify(job)], {
+      maxBuffer: 1 << 20,
+      timeout: 600_000,
+    }));
+  } catch (err) {
+    throw new DrivegateError('INTERNAL', 'the microbenchmark process failed', {
+      file: modelPath,
+      found: ((err as { stderr?: string }).stderr ?? String(err)).trim().slice(-400),
+    });
+  }
+  const r = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as {
+    figures: BenchFigures[];
+    rss_before: number;
+    rss_after_session: number;
+    peak_rss: number;
+    peak_source: string;
+  };
+  return {
+    figures: r.figures,
+    memory: {
+      session_rss_bytes: r.rss_after_session - r.rss_before,
+      peak_rss_bytes: r.peak_rss - r.rss_before,
+      model_file_bytes: statSync(modelPath).size,
+      note:
+        'measured in a fresh Node process per variant: session_rss_bytes is the RSS growth from creating the ' +
+        `onnxruntime session (weights, graph, kernels); peak_rss_bytes is the peak RSS (${r.peak_source}) ` +
+        'minus the RSS before the session, i.e. with the activations and arena of the largest batch',
+    },
+  };
+}
+
+/** What onnxruntime on this host made of a model: its optimized graph's composition. */
+export interface OrtGraphProbe {
+  onnxruntime_node: string | null;
+  optimized_initializers: Record<string, number>;
+  optimized_nodes: Record<string, number>;
+  /** Cast nodes onnxruntime inserted itself (its InsertCastTransformer names them Inserted*Cast*). */
+  inserted_casts: number;
+  /** True when no FLOAT16 initializer survives optimization: the weights are upcast and compute runs in FP32. */
+  computes_in_fp32: boolean;
+}
+
+/**
+ * Opens `modelPath` in onnxruntime-node on the CPU with the optimized graph written to `optimizedPath`
+ * and reports what ran: initializer types and node ops of the optimized graph. This is how the
+ * packaging run finds out whether this host has FP16 kernels (see docs/packaging.md).
+ */
+export async function probeOrtGraph(modelPath: string, optimizedPath: string): Promise<OrtGraphProbe> {
+  const session = await ort.InferenceSession.create(modelPath, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    optimizedModelFilePath: optimizedPath,
+    logSeverityLevel: 4,
+  });
+  await session.release();
+  const bytes = readFileSync(optimizedPath);
+  const c = graphComposition(bytes, optimizedPath);
+  return {
+    onnxruntime_node: environmentPins().onnxruntime_node,
+    optimized_initializers: c.initializers,
+    optimized_nodes: c.nodes,
+    inserted_casts: c.insertedCasts,
+    computes_in_fp32: (c.initializers['float16'] ?? 0) === 0,
+  };
 }

@@ -10,13 +10,28 @@ import { readdirSync, statSync } from 'node:fs';
 import { runCliIn } from '../cli/cli-testing.js';
 import { packageRoot } from '../core/paths.js';
 
-/** Writes examples/recipe.yaml with small equivalence/microbench settings to `dir`; returns its path. */
-export function writeFastRecipe(dir: string, edit: (text: string) => string = (t) => t): string {
-  const text = readFileSync(join(packageRoot(), 'examples', 'recipe.yaml'), 'utf8')
+/**
+ * Writes examples/recipe.yaml with small settings to `dir` (4 random equivalence inputs, 8 shard
+ * images, a 24-image shard from a 36-scene reference world, 4 INT8 evaluation images, no fallback,
+ * 3 bench iterations) and without the int8 targets unless `int8`; returns its path.
+ */
+export function writeFastRecipe(
+  dir: string,
+  edit: (text: string) => string = (t) => t,
+  opts: { int8?: boolean } = {},
+): string {
+  let text = readFileSync(join(packageRoot(), 'examples', 'recipe.yaml'), 'utf8')
     .replace(/samples: \d+/, 'samples: 4')
+    .replace(/images: \d+/, 'images: 8')
+    .replace(/scenes: \d+/, 'scenes: 36')
+    .replace(/frames_per_scene: \d+/, 'frames_per_scene: 2')
+    .replace(/count: \d+/, 'count: 24')
+    .replace(/evaluation_images: \d+/, 'evaluation_images: 4')
+    .replace(/max_fallback: \d+/, 'max_fallback: 0')
     .replace(/iterations: \d+/, 'iterations: 3')
     .replace(/warmup: \d+/, 'warmup: 1')
     .replace(/batch_sizes: \[[^\]]*\]/, 'batch_sizes: [1]');
+  if (opts.int8 !== true) text = text.replace(/ {2}- (cpu-ort|gpu-trt)-int8.*\n/g, '');
   const path = join(dir, 'recipe.yaml');
   writeFileSync(path, edit(text));
   return path;

@@ -1,10 +1,15 @@
 /**
- * The packaging workflow (#15) as runner steps: stage, graph-checks, sanity-smoke,
- * model-repository, contract-smoke (the v2 server answers one request as the contract says),
- * equivalence, fp16-emulation (when an fp16 target is listed), microbench, seal. Each step's result is recorded in the run and gathered into
+ * The packaging workflow (#15) as runner steps: stage, graph-checks, sanity-smoke, torch-export
+ * (FP32 export vs PyTorch, on the PyTorch path), calibration-shard, fp16 (model.fp16.onnx and the
+ * emulation), int8 (model.int8.onnx and calibration.cache), model-repository (a Triton model per
+ * built CPU variant), contract-smoke (the v2 server answers one request per model as the contract
+ * says), equivalence (every variant vs FP32 on random inputs and shard images, detection drift),
+ * microbench (every variant), seal. Each step's result is recorded in the run and gathered into
  * export_report.json by the seal step.
  */
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { arch, cpus, hostname, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import { sha256File } from '../core/digest.js';
 import { DrivegateError, badInput } from '../core/errors.js';
@@ -12,31 +17,76 @@ import { packageRoot } from '../core/paths.js';
 import type { Workflow } from '../core/runner.js';
 import { ORT_CPU_OPSET17, TRT_86, checkCoverage, defaultOpset } from '../onnx/coverage.js';
 import type { CoverageReport } from '../onnx/coverage.js';
-import { emulateFp16 } from '../onnx/fp16.js';
+import { convertToFp16, emulateFp16 } from '../onnx/fp16.js';
 import { readOnnxModel } from '../onnx/proto.js';
 import type { OnnxModelInfo } from '../onnx/proto.js';
 import { loadInferenceConfig } from '../runtime/config.js';
 import { contractSmoke } from '../serve/contract.js';
 import { writeModelConfig } from '../serve/model-config.js';
 import type { ArtifactStore } from '../store/types.js';
-import { KNOWN_TARGETS, loadRecipe } from './recipe.js';
+import { assertEquivalent, compareVariants } from './equivalence.js';
+import type { Bounds, VariantSpec } from './equivalence.js';
+import { buildInt8 } from './int8.js';
+import { DEFAULT_TOLERANCES, KNOWN_TARGETS, loadRecipe } from './recipe.js';
 import type { Recipe } from './recipe.js';
 import { sealPack } from './seal.js';
 import type { SealResult } from './seal.js';
-import { environmentPins, equivalence, microbench, sanitySmoke } from './steps.js';
+import { loadShard, preprocessShard, verifyShardImages } from './shard.js';
+import type { Shard } from './shard.js';
+import { environmentPins, microbench, probeOrtGraph, sanitySmoke } from './steps.js';
+import type { BenchFigures } from './steps.js';
+import { checkTorchExport } from './torch.js';
+import type { TorchExport } from './torch.js';
 import { tritonConfig } from './triton.js';
 
 /** The FP16 equivalence bound when the recipe sets none (absolute, per element, any head). */
-export const DEFAULT_FP16_MAX_ABS = 0.1;
+export const DEFAULT_FP16_MAX_ABS = DEFAULT_TOLERANCES.fp16.max_abs;
 
 /** The arguments of a packaging run (absolute paths). */
 export interface PackageArgs {
+  /** The ONNX model packed (on the PyTorch path: the export of `torch.source`). */
   model: string;
   inferenceConfig: string;
   recipe: string;
   version: string;
   out: string;
+  /** The calibration manifest (the recipe's, its reference world's, or --calibration); null: no shard. */
+  calibration?: string | null;
+  /** The PyTorch export, when the model given was a .pt/.pth/.ts file. */
+  torch?: TorchExport | null;
 }
+
+/** The Triton model name of each CPU variant in the model repository. */
+export function variantModelName(name: string, precision: 'fp32' | 'fp16' | 'int8'): string {
+  return precision === 'fp32' ? name : `${name}_${precision}`;
+}
+
+/** The equivalence bounds of a precision: the recipe's, else the defaults (DEFAULT_TOLERANCES). */
+export function boundsFor(recipe: Recipe, precision: 'fp32' | 'fp16' | 'int8'): Bounds {
+  const d = DEFAULT_TOLERANCES[precision];
+  const t = recipe.tolerances[precision];
+  const m = t?.max_abs ?? d.max_abs;
+  return {
+    max_abs: typeof m === 'number' ? { '*': m } : { '*': d.max_abs, ...m },
+    iou_drift: t?.iou_drift ?? d.iou_drift,
+    score_drift: t?.score_drift ?? d.score_drift,
+    min_recall: t?.min_recall ?? d.min_recall,
+  };
+}
+
+/** The shard of a run (deterministic from the manifest and the recipe), or null when it has none. */
+export async function shardOf(args: PackageArgs, recipe: Recipe): Promise<Shard | null> {
+  if (args.calibration === undefined || args.calibration === null) return null;
+  const c = recipe.calibration;
+  return loadShard(args.calibration, {
+    count: c?.count ?? 512,
+    balance: c?.balance ?? ['weather', 'time_of_day'],
+    seed: c?.seed ?? 1,
+  });
+}
+
+const wants = (recipe: Recipe, p: 'fp16' | 'int8'): boolean =>
+  recipe.targets.some((t) => KNOWN_TARGETS[t]?.precision === p);
 
 async function readModel(path: string): Promise<OnnxModelInfo> {
   return readOnnxModel(await readFile(path), path);
@@ -47,7 +97,12 @@ async function recipeOf(path: string): Promise<Recipe> {
 }
 
 const modelInputs = (a: PackageArgs): { files: Record<string, string> } => ({
-  files: { model: a.model, recipe: a.recipe, inference_config: a.inferenceConfig },
+  files: {
+    model: a.model,
+    recipe: a.recipe,
+    inference_config: a.inferenceConfig,
+    ...(a.calibration ? { calibration: a.calibration } : {}),
+  },
 });
 
 function checkRange(
@@ -147,16 +202,31 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
         inputs: (v) => modelInputs(v.args),
         async run(ctx) {
           const a = ctx.args;
+          const recipe = await recipeOf(a.recipe);
           const lock = join(packageRoot(), 'package-lock.json');
           const hash = async (p: string): Promise<string> => `sha256:${(await sha256File(p)).sha256}`;
+          const shard = await shardOf(a, recipe);
           return {
             environment: environmentPins(),
             inputs: {
               model: { path: a.model, sha256: await hash(a.model) },
+              ...(a.torch ? { torch_model: a.torch.source } : {}),
               recipe: { path: a.recipe, sha256: await hash(a.recipe) },
               inference_config: { path: a.inferenceConfig, sha256: await hash(a.inferenceConfig) },
+              ...(a.calibration && shard
+                ? {
+                    calibration_manifest: {
+                      path: a.calibration,
+                      sha256: await hash(a.calibration),
+                      shard_digest: shard.digest,
+                    },
+                  }
+                : {}),
             },
-            locks: { 'package-lock.json': await hash(lock).catch(() => null) },
+            locks: {
+              'package-lock.json': await hash(lock).catch(() => null),
+              ...(a.torch ? { python: a.torch.pins } : {}),
+            },
           };
         },
       },
@@ -180,32 +250,206 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
         },
       },
       {
-        name: 'model-repository',
+        name: 'torch-export',
+        version: 1,
+        inputs: (v) => ({
+          files: {
+            ...modelInputs(v.args).files,
+            ...(v.args.torch ? { reference: v.args.torch.reference.file } : {}),
+          },
+        }),
+        async run(ctx) {
+          const exp = ctx.args.torch;
+          if (!exp) return { status: 'not applicable', reason: 'the model was given as ONNX' };
+          const recipe = await recipeOf(ctx.args.recipe);
+          const cfg = loadInferenceConfig(ctx.args.inferenceConfig);
+          const maxAbs = boundsFor(recipe, 'fp32').max_abs['*'] ?? DEFAULT_TOLERANCES.fp32.max_abs;
+          const eq = await checkTorchExport(exp, cfg, maxAbs);
+          if (!eq.ok) {
+            throw new DrivegateError('GATE_FAILED', 'the exported ONNX model deviates from PyTorch', {
+              file: exp.source.path,
+              field: 'tolerances.fp32.max_abs',
+              expected: `max abs diff <= ${maxAbs}`,
+              found: String(eq.max_abs),
+              details: eq,
+            });
+          }
+          return {
+            status: 'exported',
+            source: exp.source,
+            exporter: 'tools/export_onnx.py (torch.onnx.export, TorchScript exporter)',
+            opset: exp.opset,
+            pins: exp.pins,
+            equivalence: eq,
+          };
+        },
+      },
+      {
+        name: 'calibration-shard',
         version: 1,
         inputs: (v) => modelInputs(v.args),
-        outputs: ['model.onnx', 'inference_config.json', 'model_repository/'],
         async run(ctx) {
           const recipe = await recipeOf(ctx.args.recipe);
-          const model = await readModel(ctx.args.model);
-          const config = tritonConfig(model, recipe, ctx.args.model);
-          const dir = join(ctx.out('model_repository/'), recipe.model.name);
-          await mkdir(join(dir, '1'), { recursive: true });
-          await writeFile(join(dir, 'config.pbtxt'), writeModelConfig(config));
-          await copyFile(ctx.args.model, join(dir, '1', 'model.onnx'));
+          const shard = await shardOf(ctx.args, recipe);
+          if (shard === null) return { status: 'none', reason: 'the recipe names no calibration shard' };
+          await verifyShardImages(shard);
+          return { status: 'selected', ...shard };
+        },
+      },
+      {
+        name: 'fp16',
+        version: 1,
+        inputs: (v) => modelInputs(v.args),
+        outputs: ['fp16/'],
+        async run(ctx) {
+          const recipe = await recipeOf(ctx.args.recipe);
+          const dir = ctx.out('fp16/');
+          await mkdir(dir, { recursive: true });
+          if (!wants(recipe, 'fp16')) return { status: 'not requested' };
+          const bytes = await readFile(ctx.args.model);
+          const keep = recipe.fp16.keep_fp32_ops;
+          const conv = convertToFp16(bytes, ctx.args.model, keep !== undefined ? { keepFp32Ops: keep } : {});
+          const fp16Path = join(dir, 'model.fp16.onnx');
+          await writeFile(fp16Path, conv.model);
+          const emu = emulateFp16(bytes, ctx.args.model);
+          await writeFile(join(dir, 'model.fp16-emulated.onnx'), emu.model);
+          // What onnxruntime on this host does with the FP16 model (its optimized graph).
+          const probe = await probeOrtGraph(fp16Path, join(ctx.workDir, 'model.fp16.ort-optimized.onnx'));
+          return {
+            status: 'built',
+            file: 'model.fp16.onnx',
+            conversion: conv.info,
+            onnxruntime_on_this_host: {
+              ...probe,
+              summary: probe.computes_in_fp32
+                ? `onnxruntime-node ${probe.onnxruntime_node ?? '?'} on this CPU has no FP16 kernels for this graph: ` +
+                  `it upcasts the FP16 weights to FP32 at session creation and computes in FP32 ` +
+                  `(${probe.inserted_casts} casts of its own remain); running model.fp16.onnx here measures ` +
+                  'FP16 weight rounding only, so activation rounding is measured by the emulation'
+                : `onnxruntime-node ${probe.onnxruntime_node ?? '?'} keeps ${probe.optimized_initializers['float16'] ?? 0} ` +
+                  'FP16 initializers after optimization: parts of the graph compute in FP16 here',
+            },
+            emulation: {
+              method:
+                'FP32 graph with every FP32 initializer rounded to fp16 and every float node output passed ' +
+                'through Cast(FLOAT16)->Cast(FLOAT) (weights and activations carry fp16 precision and range)',
+              ...emu.info,
+            },
+          };
+        },
+      },
+      {
+        name: 'int8',
+        version: 1,
+        inputs: (v) => modelInputs(v.args),
+        outputs: ['int8/'],
+        async run(ctx) {
+          const recipe = await recipeOf(ctx.args.recipe);
+          const dir = ctx.out('int8/');
+          await mkdir(dir, { recursive: true });
+          if (!wants(recipe, 'int8')) return { status: 'not requested' };
+          const shard = await shardOf(ctx.args, recipe);
+          if (shard === null) {
+            throw badInput('an int8 target needs a calibration shard', {
+              file: ctx.args.recipe,
+              field: 'calibration',
+              expected: 'calibration.manifest or calibration.world in the recipe, or --calibration MANIFEST',
+              found: 'none',
+            });
+          }
+          const cfg = loadInferenceConfig(ctx.args.inferenceConfig);
+          const px = preprocessShard(shard, cfg);
+          const { result, report } = await buildInt8(
+            await readFile(ctx.args.model),
+            ctx.args.model,
+            px,
+            cfg.input.name,
+            recipe,
+            shard.digest,
+            (m) => ctx.log?.info(m),
+          );
+          if (!result.withinTolerance) {
+            throw new DrivegateError(
+              'GATE_FAILED',
+              'INT8 deviates from FP32 beyond the tolerance even with FP32 fallback',
+              {
+                file: ctx.args.recipe,
+                field: 'tolerances.int8.max_abs',
+                expected:
+                  'the quantizer score <= 1 (deviation within the tolerance on its evaluation images)',
+                found: `score ${result.score} after ${result.fallback.length} fallback layers`,
+                details: report,
+              },
+            );
+          }
+          await writeFile(join(dir, 'model.int8.onnx'), result.model);
+          await writeFile(join(dir, 'calibration.cache'), result.calibrationCache);
+          return { ...report, file: 'model.int8.onnx', calibration_cache: 'calibration.cache' };
+        },
+      },
+      {
+        name: 'model-repository',
+        version: 2,
+        inputs: (v) => ({
+          files: {
+            ...modelInputs(v.args).files,
+            fp16: v.outputPath('fp16', 'fp16/'),
+            int8: v.outputPath('int8', 'int8/'),
+          },
+        }),
+        outputs: ['model.onnx', 'inference_config.json', 'model_repository/', 'variants/'],
+        async run(ctx) {
+          const recipe = await recipeOf(ctx.args.recipe);
+          const variants = ctx.out('variants/');
+          await mkdir(variants, { recursive: true });
+          const models: Array<{ precision: 'fp32' | 'fp16' | 'int8'; file: string }> = [
+            { precision: 'fp32', file: ctx.args.model },
+          ];
+          const fp16 = join(ctx.inputs.files['fp16'] ?? '', 'model.fp16.onnx');
+          if (existsSync(fp16)) {
+            await copyFile(fp16, join(variants, 'model.fp16.onnx'));
+            models.push({ precision: 'fp16', file: fp16 });
+          }
+          const int8 = join(ctx.inputs.files['int8'] ?? '', 'model.int8.onnx');
+          if (existsSync(int8)) {
+            await copyFile(int8, join(variants, 'model.int8.onnx'));
+            await copyFile(
+              join(ctx.inputs.files['int8'] ?? '', 'calibration.cache'),
+              join(variants, 'calibration.cache'),
+            );
+            models.push({ precision: 'int8', file: int8 });
+          }
+          const out: Array<Record<string, unknown>> = [];
+          for (const m of models) {
+            const name = variantModelName(recipe.model.name, m.precision);
+            const config = { ...tritonConfig(await readModel(m.file), recipe, m.file), name };
+            const dir = join(ctx.out('model_repository/'), name);
+            await mkdir(join(dir, '1'), { recursive: true });
+            await writeFile(join(dir, 'config.pbtxt'), writeModelConfig(config));
+            await copyFile(m.file, join(dir, '1', 'model.onnx'));
+            out.push({
+              model: name,
+              precision: m.precision,
+              path: `model_repository/${name}/1/model.onnx`,
+              max_batch_size: config.maxBatchSize,
+              inputs: config.inputs.map((t) => ({ name: t.name, data_type: t.dataType, dims: t.dims })),
+              outputs: config.outputs.map((t) => ({ name: t.name, data_type: t.dataType, dims: t.dims })),
+            });
+          }
           await copyFile(ctx.args.model, ctx.out('model.onnx'));
           const cfg = loadInferenceConfig(ctx.args.inferenceConfig);
           await writeFile(ctx.out('inference_config.json'), JSON.stringify(cfg, null, 2) + '\n');
+          const first = out[0] ?? {};
           return {
-            model: recipe.model.name,
-            max_batch_size: config.maxBatchSize,
-            inputs: config.inputs.map((t) => ({ name: t.name, data_type: t.dataType, dims: t.dims })),
-            outputs: config.outputs.map((t) => ({ name: t.name, data_type: t.dataType, dims: t.dims })),
+            ...first,
+            models: out,
+            layout: 'one Triton model per CPU variant: <name>, <name>_fp16, <name>_int8',
           };
         },
       },
       {
         name: 'contract-smoke',
-        version: 1,
+        version: 2,
         inputs: (v) => ({
           files: {
             repository: v.outputPath('model-repository', 'model_repository/'),
@@ -214,120 +458,135 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
         }),
         async run(ctx) {
           const repo = ctx.inputs.files['repository'] ?? '';
-          const r = await contractSmoke(repo, ctx.inputs.files['inference_config'] ?? '', {
-            ...(ctx.log !== undefined ? { log: ctx.log } : {}),
-          });
-          if (!r.ok) {
-            const failed = r.checks.find((c) => !c.ok);
-            throw new DrivegateError(
-              'GATE_FAILED',
-              'the model repository does not serve the inference contract',
-              {
-                file: repo,
-                field: failed?.name ?? 'server',
-                expected: 'every contract check to pass',
-                found: failed?.detail ?? r.error ?? 'no result',
-                details: r,
-              },
-            );
+          const names = (await readdir(repo)).sort();
+          const results: Record<string, unknown> = {};
+          for (const model of names) {
+            const r = await contractSmoke(repo, ctx.inputs.files['inference_config'] ?? '', {
+              model,
+              ...(ctx.log !== undefined ? { log: ctx.log } : {}),
+            });
+            if (!r.ok) {
+              const failed = r.checks.find((c) => !c.ok);
+              throw new DrivegateError(
+                'GATE_FAILED',
+                `the model repository's ${model} does not serve the inference contract`,
+                {
+                  file: join(repo, model),
+                  field: failed?.name ?? 'server',
+                  expected: 'every contract check to pass',
+                  found: failed?.detail ?? r.error ?? 'no result',
+                  details: r,
+                },
+              );
+            }
+            results[model] = { ...r, repository: 'model_repository/' };
           }
-          return { ...r, repository: 'model_repository/' };
+          const first = names[0] !== undefined ? (results[names[0]] as Record<string, unknown>) : {};
+          return { ...first, models: results };
         },
       },
       {
         name: 'equivalence',
-        version: 1,
+        version: 2,
         inputs: (v) => ({
           files: {
             ...modelInputs(v.args).files,
             candidate: v.outputPath('model-repository', 'model_repository/'),
+            fp16: v.outputPath('fp16', 'fp16/'),
+            variants: v.outputPath('model-repository', 'variants/'),
           },
         }),
         async run(ctx) {
           const recipe = await recipeOf(ctx.args.recipe);
-          const candidate = join(ctx.inputs.files['candidate'] ?? '', recipe.model.name, '1', 'model.onnx');
-          const r = await equivalence(
-            ctx.args.model,
-            candidate,
-            loadInferenceConfig(ctx.args.inferenceConfig),
-            {
-              samples: recipe.equivalence.samples,
-              batch: recipe.equivalence.batch,
-              seed: recipe.equivalence.seed,
-              maxAbs: recipe.tolerances.fp32.max_abs,
-            },
-          );
-          if (!r.ok) {
-            throw new DrivegateError('GATE_FAILED', 'the packed model is not equivalent to the source', {
-              file: candidate,
-              expected: `max abs diff <= ${r.tolerance_max_abs}`,
-              found: String(r.max_abs),
-              details: r,
+          const cfg = loadInferenceConfig(ctx.args.inferenceConfig);
+          const e = recipe.equivalence;
+          const out: Record<string, unknown> = {};
+          // FP32: the pack's model against the source.
+          const packed = join(ctx.inputs.files['candidate'] ?? '', recipe.model.name, '1', 'model.onnx');
+          const same = (await sha256File(packed)).sha256 === (await sha256File(ctx.args.model)).sha256;
+          const variants: VariantSpec[] = [];
+          if (same) {
+            out['fp32'] = {
+              variant: 'fp32',
+              method: 'byte-identical to the source model (sha256), so every output is identical: not re-run',
+              max_abs: 0,
+              ok: true,
+              ...(ctx.args.torch ? { against_pytorch: 'see torch_export.equivalence' } : {}),
+            };
+          } else {
+            variants.push({ id: 'fp32', path: packed, bounds: boundsFor(recipe, 'fp32') });
+          }
+          const fp16 = join(ctx.inputs.files['variants'] ?? '', 'model.fp16.onnx');
+          if (existsSync(fp16)) {
+            variants.push({ id: 'fp16', path: fp16, bounds: boundsFor(recipe, 'fp16') });
+            variants.push({
+              id: 'fp16-emulated',
+              path: join(ctx.inputs.files['fp16'] ?? '', 'model.fp16-emulated.onnx'),
+              bounds: boundsFor(recipe, 'fp16'),
             });
           }
-          return { 'cpu-ort-fp32': r };
-        },
-      },
-      {
-        name: 'fp16-emulation',
-        version: 1,
-        inputs: (v) => modelInputs(v.args),
-        async run(ctx) {
-          const recipe = await recipeOf(ctx.args.recipe);
-          const wanted = recipe.targets.filter((t) => KNOWN_TARGETS[t]?.precision === 'fp16');
-          if (wanted.length === 0) return { status: 'not requested', targets: [] };
-          const { model, info } = emulateFp16(await readFile(ctx.args.model), ctx.args.model);
-          const emulated = join(ctx.workDir, 'model.fp16-emulated.onnx');
-          await writeFile(emulated, model);
-          const maxAbs = recipe.tolerances.fp16?.max_abs ?? DEFAULT_FP16_MAX_ABS;
-          const r = await equivalence(
-            ctx.args.model,
-            emulated,
-            loadInferenceConfig(ctx.args.inferenceConfig),
-            {
-              samples: recipe.equivalence.samples,
-              batch: recipe.equivalence.batch,
-              seed: recipe.equivalence.seed,
-              maxAbs,
-            },
-          );
-          if (!r.ok) {
-            throw new DrivegateError(
-              'GATE_FAILED',
-              'FP16 (emulated) deviates from FP32 beyond the tolerance',
-              {
-                file: ctx.args.model,
-                field: 'tolerances.fp16.max_abs',
-                expected: `max abs diff <= ${maxAbs}`,
-                found: String(r.max_abs),
-                details: r,
-              },
-            );
+          const int8 = join(ctx.inputs.files['variants'] ?? '', 'model.int8.onnx');
+          if (existsSync(int8)) variants.push({ id: 'int8', path: int8, bounds: boundsFor(recipe, 'int8') });
+          if (variants.length === 0) return out;
+          const shard = await shardOf(ctx.args, recipe);
+          const real = shard !== null && e.images > 0 ? preprocessShard(shard, cfg, e.images) : null;
+          const r = await compareVariants(ctx.args.model, variants, cfg, {
+            samples: e.samples,
+            batch: e.batch,
+            seed: e.seed,
+            real,
+            driftScoreThreshold: e.drift_score_threshold,
+            matchIou: e.match_iou,
+            onProgress: (d, t) => ctx.progress(d, t),
+          });
+          for (const [k, v] of Object.entries(r)) {
+            out[k] = {
+              ...v,
+              model: k === 'fp16-emulated' ? '(emulation, not in the pack)' : relName(v.model),
+            };
           }
-          return {
-            status: 'emulated',
-            targets: wanted,
-            method:
-              'FP32 graph with every FP32 initializer rounded to fp16 and every float node output passed ' +
-              'through Cast(FLOAT16)->Cast(FLOAT); onnxruntime-node on this host has no FP16 CPU kernels for ' +
-              'these ops, so no FP16 model was built or timed',
-            emulation: info,
-            equivalence: r,
-          };
+          assertEquivalent(r, ctx.args.recipe);
+          return out;
         },
       },
       {
         name: 'microbench',
         cache: false,
-        inputs: (v) => modelInputs(v.args),
+        inputs: (v) => ({
+          files: { ...modelInputs(v.args).files, variants: v.outputPath('model-repository', 'variants/') },
+        }),
         async run(ctx) {
           const recipe = await recipeOf(ctx.args.recipe);
-          const figures = await microbench(ctx.args.model, loadInferenceConfig(ctx.args.inferenceConfig), {
+          const opts = {
             iterations: recipe.microbench.iterations,
             warmup: recipe.microbench.warmup,
             batchSizes: recipe.microbench.batch_sizes,
-          });
-          return { 'cpu-ort-fp32': figures };
+          };
+          const models: Array<[string, string]> = [['fp32', ctx.args.model]];
+          for (const p of ['fp16', 'int8']) {
+            const f = join(ctx.inputs.files['variants'] ?? '', `model.${p}.onnx`);
+            if (existsSync(f)) models.push([p, f]);
+          }
+          const out: Record<string, unknown> = {};
+          for (const [p, f] of models) {
+            const r = await microbench(f, ctx.args.inferenceConfig, opts);
+            out[p] = { figures: r.figures, memory: r.memory };
+          }
+          // Ratios against FP32 at each batch size (p50 latency).
+          const base = (out['fp32'] as { figures: BenchFigures[] }).figures;
+          const ratios: Record<string, Record<string, number>> = {};
+          for (const [p] of models.slice(1)) {
+            const figs = (out[p] as { figures: BenchFigures[] }).figures;
+            ratios[`${p}/fp32`] = Object.fromEntries(
+              figs.map((fg, i) => [`batch_${fg.batch}_p50`, fg.p50_ms / (base[i]?.p50_ms ?? NaN)]),
+            );
+          }
+          return {
+            host: hostName(),
+            threads: "onnxruntime's default intra-op threads",
+            variants: out,
+            ratios,
+          };
         },
       },
       {
@@ -344,15 +603,23 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
             'stage',
             'graph-checks',
             'sanity-smoke',
+            'torch-export',
+            'calibration-shard',
+            'fp16',
+            'int8',
             'model-repository',
             'contract-smoke',
             'equivalence',
-            'fp16-emulation',
             'microbench',
           ]) {
             results[s] = ctx.result(s);
           }
           await mkdir(dirname(ctx.args.out), { recursive: true });
+          const variants = ctx.outputPath('model-repository', 'variants/');
+          const extra: Record<string, string> = {};
+          for (const f of ['model.fp16.onnx', 'model.int8.onnx', 'calibration.cache']) {
+            if (existsSync(join(variants, f))) extra[f] = join(variants, f);
+          }
           return sealPack({
             store,
             recipe,
@@ -364,6 +631,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
               'model.onnx': ctx.outputPath('model-repository', 'model.onnx'),
               'inference_config.json': ctx.outputPath('model-repository', 'inference_config.json'),
               'model_repository/': ctx.outputPath('model-repository', 'model_repository/'),
+              ...extra,
             },
             results,
           });
@@ -371,4 +639,14 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
       },
     ],
   };
+}
+
+function relName(path: string): string {
+  const m = /(model\.(fp16|int8)\.onnx)$/.exec(path);
+  return m?.[1] ?? path;
+}
+
+function hostName(): string {
+  const c = cpus();
+  return `${hostname()} (${c[0]?.model ?? 'unknown CPU'}, ${c.length} cores, ${platform()} ${arch()}): the build host, not the target`;
 }
