@@ -28,10 +28,17 @@ export interface ControllerParams {
   /** Jerk limits: comfort (ACC) and emergency (AEB), m/s^3. */
   comfortJerk: number;
   emergencyJerk: number;
-  /** Lateral margin added to the ego lane corridor for the in-path test, m (negative narrows it). */
-  corridorMargin: number;
+  /** Lateral margin beside the ego's width of the path that FCW/AEB protect, m each side. */
+  pathMargin: number;
+  /** FCW/AEB act only on objects whose speed estimate is this certain (1 sigma, m/s). */
+  maxSpeedSigma: number;
   /** Longest look-ahead of the lateral prediction of objects, s. */
   predictionHorizon: number;
+  /** AEB releases after the threat has been gone this long (s) while faster than releaseMinSpeed (m/s). */
+  releaseS: number;
+  releaseMinSpeed: number;
+  /** Seconds between decisions (1 / perception rate; set by the engine). */
+  framePeriod: number;
 }
 
 /** Defaults (sources in docs/decisions-sim-engine.md). */
@@ -50,8 +57,12 @@ export const DEFAULT_CONTROLLER: ControllerParams = {
   fullDecel: 9.5,
   comfortJerk: 2.5,
   emergencyJerk: 50,
-  corridorMargin: 0,
+  pathMargin: 0.25,
+  maxSpeedSigma: 2.5,
   predictionHorizon: 3,
+  releaseS: 0.5,
+  releaseMinSpeed: 3,
+  framePeriod: 0.1,
 };
 
 /** Controller modes, as RecordedFrame.mode reports them. */
@@ -62,18 +73,23 @@ export interface EgoView {
   speed: number;
   /** Front bumper ahead of the rear axle, m. */
   front: number;
+  /** Ego half width, m. */
+  halfWidth: number;
   /** Ego lane corridor, lateral bounds in the ego frame. */
   laneRight: number;
   laneLeft: number;
 }
 
-/** One assessed object: its gap, closing speed, TTC and whether it is in the ego path. */
+/** One assessed object: its gap, closing speed, TTC, whether it is in the ego path and lane. */
 export interface Assessment {
   obj: PerceivedObject;
   gap: number;
   closing: number;
   ttc: number;
+  /** In the path the ego sweeps (its width + pathMargin), now or predicted at arrival: FCW/AEB. */
   inPath: boolean;
+  /** Centre in the ego lane corridor now: ACC lead selection. */
+  inLane: boolean;
 }
 
 /** The controller's decision of one perception frame. */
@@ -92,20 +108,30 @@ export interface ControlDecision {
 
 const VEHICLES = new Set(['car', 'truck', 'cyclist']);
 
-/** Gap, closing speed, TTC and in-path test of an object (in-path: ego lane corridor, predicted at TTC). */
+/**
+ * Gap, closing speed, TTC, and the two in-path tests of an object: its lateral extent overlapping
+ * the ego's swept path (FCW/AEB), its centre inside the ego lane corridor (ACC lead); both now (for
+ * objects not moving sideways) or predicted at the time of arrival (TTC, capped).
+ */
 export function assess(o: PerceivedObject, ego: EgoView, p: ControllerParams): Assessment {
   const gap = o.x - ego.front;
   const closing = ego.speed - o.vx;
   const ttc = gap <= 0 ? 0 : closing > 0.1 ? gap / closing : Infinity;
   const horizon = Math.min(Number.isFinite(ttc) ? ttc : p.predictionHorizon, p.predictionHorizon);
-  const yNow = o.y;
   const yThen = o.y + o.vy * horizon;
-  const lo = ego.laneRight - p.corridorMargin;
-  const hi = ego.laneLeft + p.corridorMargin;
-  const overlaps = (y: number): boolean => y + o.halfWidth > lo && y - o.halfWidth < hi;
-  // in path: inside the corridor now and not leaving it before arrival, or entering it by then
-  const inPath = gap > -0.5 && (overlaps(yThen) || (overlaps(yNow) && Math.abs(o.vy) < 0.3));
-  return { obj: o, gap, closing, ttc, inPath };
+  const still = Math.abs(o.vy) < 0.3;
+  const pathHalf = ego.halfWidth + p.pathMargin;
+  const inSwept = (y: number): boolean => y + o.halfWidth > -pathHalf && y - o.halfWidth < pathHalf;
+  const inLane = o.y > ego.laneRight && o.y < ego.laneLeft;
+  const ahead = gap > -0.5;
+  return {
+    obj: o,
+    gap,
+    closing,
+    ttc,
+    inPath: ahead && (inSwept(yThen) || (still && inSwept(o.y))),
+    inLane: ahead && inLane,
+  };
 }
 
 /**
@@ -114,6 +140,10 @@ export function assess(o: PerceivedObject, ego: EgoView, p: ControllerParams): A
  */
 export class Controller {
   private stage: 0 | 1 | 2 = 0;
+  /** True once AEB has brought the ego to a standstill: it then holds (no driver to resume). */
+  private held = false;
+  /** Consecutive frames without a critical threat while braking. */
+  private calm = 0;
   setSpeed = 0;
 
   constructor(readonly params: ControllerParams = DEFAULT_CONTROLLER) {}
@@ -121,13 +151,26 @@ export class Controller {
   /** Decides the command for this perception frame. */
   decide(objects: readonly PerceivedObject[], ego: EgoView): ControlDecision {
     const p = this.params;
+    if (this.stage > 0 && ego.speed < 0.05) this.held = true;
+    if (this.held) {
+      return {
+        mode: 'aeb-full',
+        accel: -p.partialDecel,
+        jerkUp: p.emergencyJerk,
+        jerkDown: p.emergencyJerk,
+        fcw: false,
+        aeb: true,
+        threat: null,
+      };
+    }
     let lead: Assessment | null = null;
     let threat: Assessment | null = null;
     for (const o of objects) {
       const a = assess(o, ego, p);
-      if (!a.inPath) continue;
+      // ACC follows moving (or once moving) vehicles only, as ISO 15622/22179 ACC does
+      if (a.inLane && o.seenMoving && VEHICLES.has(o.cls) && (lead === null || a.gap < lead.gap)) lead = a;
+      if (!a.inPath || o.speedSigma > p.maxSpeedSigma) continue;
       if (threat === null || a.ttc < threat.ttc || (a.ttc === threat.ttc && a.gap < threat.gap)) threat = a;
-      if (VEHICLES.has(o.cls) && a.gap > -0.5 && (lead === null || a.gap < lead.gap)) lead = a;
     }
     // ACC: speed control, limited by constant-time-gap following of the in-path lead vehicle
     let acc = p.speedGain * (this.setSpeed - ego.speed);
@@ -146,15 +189,22 @@ export class Controller {
 
     const ttc = threat !== null ? threat.ttc : Infinity;
     const closing = threat !== null && threat.closing > 0.1;
-    // AEB stages: escalate on TTC; release when not closing any more or the threat left the path
-    if (!closing || ego.speed < 0.05) this.stage = 0;
-    else if (ttc < p.fullTtc) this.stage = 2;
-    else if (ttc < p.partialTtc && this.stage < 1) this.stage = 1;
-    else if (ttc > p.fcwTtc) this.stage = 0;
+    // AEB stages: escalate on TTC. Once braking, release only when the threat has been gone (left
+    // the path, stopped closing, or TTC above the FCW threshold) for `releaseS` while the ego is
+    // still above `releaseMinSpeed`; below it, brake to a standstill and hold.
+    const critical = closing && ttc <= p.fcwTtc;
+    if (closing && ttc < p.fullTtc) this.stage = 2;
+    else if (closing && ttc < p.partialTtc && this.stage < 1) this.stage = 1;
+    if (this.stage > 0) {
+      this.calm = critical ? 0 : this.calm + 1;
+      if (this.calm * p.framePeriod >= p.releaseS && ego.speed > p.releaseMinSpeed) {
+        this.stage = 0;
+        this.calm = 0;
+      }
+    }
     const fcw = closing && ttc < p.fcwTtc;
     let accel = acc;
-    if (fcw && mode !== 'follow') mode = 'fcw';
-    else if (fcw) mode = 'fcw';
+    if (fcw) mode = 'fcw';
     let jerkUp = p.comfortJerk * 2;
     let jerkDown = p.comfortJerk;
     if (this.stage === 1) {

@@ -28,11 +28,18 @@ export interface PerceivedObject {
   /** Absolute velocity of the object in the ego frame's axes, m/s. */
   vx: number;
   vy: number;
+  /** Standard deviation of the longitudinal velocity estimate, m/s (0 for ground truth). */
+  speedSigma: number;
+  /** True once the object has been seen moving (speed > MOVING_SPEED): ACC follows only such leads. */
+  seenMoving: boolean;
   /** Image box, pixels (model mode; ground truth: the projected box), or null. */
   box: Box | null;
 }
 
 const NEAR = 0.05;
+
+/** Speed above which an object counts as moving for ACC lead selection, m/s. */
+export const MOVING_SPEED = 2;
 const CORNERS = new Float64Array(8);
 
 /** Image-space box of a body's 3D box seen by the camera, or null when it is off the image or behind. */
@@ -136,11 +143,13 @@ export function groundTruthObjects(
   cam: Camera,
   bodies: readonly Body[],
   egoIndex: number,
+  moved: Uint8Array,
 ): PerceivedObject[] {
   const out: PerceivedObject[] = [];
   for (const { body: b, box } of visibleActors(f, cam, bodies, egoIndex)) {
     const ext = egoExtent(f, b);
     const vel = velocityInEgo(f, b);
+    if (b.v > MOVING_SPEED) moved[b.index] = 1;
     out.push({
       id: b.index,
       cls: b.spec.cls,
@@ -149,6 +158,8 @@ export function groundTruthObjects(
       halfWidth: (ext.yMax - ext.yMin) / 2,
       vx: vel.vx,
       vy: vel.vy,
+      speedSigma: 0,
+      seenMoving: moved[b.index] === 1,
       box,
     });
   }
@@ -207,6 +218,16 @@ export interface TrackerParams {
   initialSpeedSigma: number;
   /** Detections beyond this ground range are ignored, metres. */
   maxRange: number;
+  /**
+   * A box whose bottom lies within this many pixels of the image's bottom edge is truncated: its
+   * bottom is not the ground contact, so it gives no range (the track dead-reckons), only bearing.
+   */
+  truncationPx: number;
+  /**
+   * Detections of different classes overlapping more than this IoU are one object (the model's NMS
+   * is per class): the best-scoring one is kept.
+   */
+  nmsIou: number;
 }
 
 /** Default tracker parameters (see docs/decisions-sim-engine.md). */
@@ -219,9 +240,22 @@ export const DEFAULT_TRACKER: TrackerParams = {
   gateY: 1.2,
   pixelSigma: 1.0,
   accelSigma: 4,
-  initialSpeedSigma: 8,
+  initialSpeedSigma: 5,
   maxRange: 150,
+  truncationPx: 8,
+  nmsIou: 0.5,
 };
+
+/** Class-agnostic greedy NMS (highest score first; ties keep input order). */
+export function classAgnosticNms(dets: readonly TrackerDetection[], threshold: number): TrackerDetection[] {
+  const order = dets.map((_, i) => i).sort((a, b) => dets[b]!.score - dets[a]!.score || a - b);
+  const kept: TrackerDetection[] = [];
+  for (const i of order) {
+    const d = dets[i]!;
+    if (!kept.some((k) => iou(k.box, d.box) > threshold)) kept.push(d);
+  }
+  return kept;
+}
 
 /** A 2-state (position, velocity) Kalman filter along one axis. */
 class Kf1 {
@@ -276,6 +310,7 @@ interface Track {
   hits: number;
   misses: number;
   confirmed: boolean;
+  seenMoving: boolean;
 }
 
 /** A measurement of a detection on the ground plane. */
@@ -286,6 +321,8 @@ interface Measurement {
   halfWidth: number;
   rx: number;
   ry: number;
+  /** False when the box is truncated at the bottom (no range information). */
+  ranged: boolean;
 }
 
 /**
@@ -320,6 +357,7 @@ export class Tracker {
       halfWidth: (det.box[2] * d) / cam.fx / 2,
       rx: sigX * sigX + 0.04,
       ry: sigY * sigY + 0.01,
+      ranged: v < cam.height - this.params.truncationPx,
     };
   }
 
@@ -335,7 +373,7 @@ export class Tracker {
       t.lat.predict(dt, 0, q);
     }
     const meas: Measurement[] = [];
-    for (const d of detections) {
+    for (const d of classAgnosticNms(detections, p.nmsIou)) {
       const m = this.measure(d);
       if (m !== null) meas.push(m);
     }
@@ -361,13 +399,14 @@ export class Tracker {
       usedM[pr.m] = 1;
       const t = this.tracks[pr.t]!;
       const m = meas[pr.m]!;
-      t.lon.update(m.x, m.rx);
+      if (m.ranged) t.lon.update(m.x, m.rx);
       t.lat.update(m.y, m.ry);
       t.box = m.det.box;
       t.cls = m.det.cls;
       t.halfWidth = 0.7 * t.halfWidth + 0.3 * m.halfWidth;
       t.hits++;
       t.misses = 0;
+      if (Math.abs(t.lon.v) > MOVING_SPEED && t.lon.pvv < 1) t.seenMoving = true;
       if (t.hits >= p.confirmHits) t.confirmed = true;
     }
     const kept: Track[] = [];
@@ -394,6 +433,7 @@ export class Tracker {
         hits: 1,
         misses: 0,
         confirmed: p.confirmHits <= 1,
+        seenMoving: false,
       });
     }
     this.tracks = kept;
@@ -412,6 +452,8 @@ export class Tracker {
         halfWidth: t.halfWidth,
         vx: t.lon.v,
         vy: t.lat.v,
+        speedSigma: Math.sqrt(Math.max(0, t.lon.pvv)),
+        seenMoving: t.seenMoving,
         box: t.box,
       }));
   }

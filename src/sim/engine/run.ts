@@ -92,7 +92,11 @@ export async function simulateRun(
   const ego = bodies[egoIndex]!;
   const byName = new Map(bodies.map((b) => [b.spec.name, b]));
   const world: StoryWorld = { time: 0, dt, road: sc.road, byName };
-  const controller = new Controller({ ...DEFAULT_CONTROLLER, ...options.controller });
+  const controller = new Controller({
+    ...DEFAULT_CONTROLLER,
+    framePeriod: 1 / hz,
+    ...options.controller,
+  });
 
   // Init actions (speed is set at once in Init)
   for (const init of sc.init) {
@@ -132,6 +136,7 @@ export async function simulateRun(
     lightsOn: sc.environment.timeOfDay !== 'day' || sc.environment.weather !== 'clear',
   };
   const frames: RecordedFrame[] = [];
+  const moved = new Uint8Array(bodies.length);
 
   // metrics state
   const stats: ActorStats[] = bodies.map(() => ({
@@ -191,12 +196,13 @@ export async function simulateRun(
         )[0]!;
         objects = tracker.update(detections, every * dt, ego.odometer - lastPerceptionOdo);
       } else {
-        objects = groundTruthObjects(f, camera, bodies, egoIndex);
+        objects = groundTruthObjects(f, camera, bodies, egoIndex, moved);
       }
       lastPerceptionOdo = ego.odometer;
       const egoView = {
         speed: ego.v,
         front: f.front,
+        halfWidth: f.halfWidth,
         laneRight: f.laneRight - f.ry,
         laneLeft: f.laneLeft - f.ry,
       };
@@ -235,8 +241,11 @@ export async function simulateRun(
     // metrics
     const decel = -ego.a;
     if (decel > maxDecel) maxDecel = decel;
-    const jerk = Math.abs(ego.a - aPrev) / dt;
-    if (jerk > maxJerk) maxJerk = jerk;
+    // jerk while moving (the step to a = 0 when the car comes to rest is not a control jerk)
+    if (ego.v > 0.05) {
+      const jerk = Math.abs(ego.a - aPrev) / dt;
+      if (jerk > maxJerk) maxJerk = jerk;
+    }
     if (ego.v > sc.road.speedLimit + 1) speedViolation += dt;
     egoFrame(ego, sc.road, egoLaneY, f);
     const egoBox = footprint(ego);

@@ -117,26 +117,32 @@ export function timeHeadway(e: Body, ref: Body, freespace: boolean): number {
   return e.v > 1e-6 ? d / e.v : Infinity;
 }
 
-/** Time to collision of `e` with a target pose/velocity (Infinity when not closing). */
-export function timeToCollision(
-  e: Body,
-  target: { x: number; y: number; vx: number; vy: number; body: Body | null },
-  freespace: boolean,
-): number {
-  const dx = target.x - e.x;
-  const dy = target.y - e.y;
+/**
+ * Time to collision of `e` with another body (Infinity when not closing): distance between centres
+ * (freespace: between the footprints) over the closing speed along the line between them.
+ */
+export function timeToCollision(e: Body, t: Body, freespace: boolean): number {
+  const dx = t.x - e.x;
+  const dy = t.y - e.y;
   const dist = Math.hypot(dx, dy);
   if (dist < 1e-9) return 0;
-  const evx = e.v * Math.cos(e.h);
-  const evy = e.v * Math.sin(e.h);
-  const closing = ((evx - target.vx) * dx + (evy - target.vy) * dy) / dist;
+  const closing =
+    ((e.v * Math.cos(e.h) - t.v * Math.cos(t.h)) * dx + (e.v * Math.sin(e.h) - t.v * Math.sin(t.h)) * dy) /
+    dist;
   if (closing <= 1e-9) return Infinity;
-  const gap = freespace
-    ? target.body !== null
-      ? obbDistance(footprint(e), footprint(target.body))
-      : Math.max(0, dist - Math.max(halfExtentX(e), halfExtentY(e)))
-    : dist;
+  const gap = freespace ? obbDistance(footprint(e), footprint(t)) : dist;
   return gap / closing;
+}
+
+/**
+ * Time for `e` to reach a position: the distance to it along e's heading (freespace: from e's
+ * front bumper) over e's speed; Infinity when the point is behind or e does not move.
+ */
+export function timeToPosition(e: Body, p: Pose, freespace: boolean): number {
+  const along = (p.x - e.x) * Math.cos(e.h) + (p.y - e.y) * Math.sin(e.h);
+  const d = freespace ? along - e.spec.size.length / 2 : along;
+  if (d < 0) return Infinity;
+  return e.v > 1e-9 ? d / e.v : Infinity;
 }
 
 function checkEntity(c: SimCondition, name: string, world: StoryWorld): boolean {
@@ -157,15 +163,15 @@ function checkEntity(c: SimCondition, name: string, world: StoryWorld): boolean 
     case 'timeHeadway':
       return compare(timeHeadway(e, body(world, c.ref, c), c.freespace), c.rule, c.value);
     case 'timeToCollision': {
-      let target: { x: number; y: number; vx: number; vy: number; body: Body | null };
-      if ('entity' in c.target) {
-        const t = body(world, c.target.entity, c);
-        target = { x: t.x, y: t.y, vx: t.v * Math.cos(t.h), vy: t.v * Math.sin(t.h), body: t };
-      } else {
-        const p = resolvePosition(c.target.position, world, `condition '${c.name}'`);
-        target = { x: p.x, y: p.y, vx: 0, vy: 0, body: null };
-      }
-      return compare(timeToCollision(e, target, c.freespace), c.rule, c.value);
+      const ttc =
+        'entity' in c.target
+          ? timeToCollision(e, body(world, c.target.entity, c), c.freespace)
+          : timeToPosition(
+              e,
+              resolvePosition(c.target.position, world, `condition '${c.name}'`),
+              c.freespace,
+            );
+      return compare(ttc, c.rule, c.value);
     }
   }
 }
