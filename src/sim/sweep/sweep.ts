@@ -62,6 +62,8 @@ export interface SweepResult {
   resumed: number;
   workers: number;
   wallS: number;
+  /** Wall seconds of the run phase alone (pool start and the runs; no clips or outputs). */
+  runWallS: number;
   /** Simulated seconds of the runs executed now, for real-time factors. */
   simS: number;
   candidate: SimReport;
@@ -215,6 +217,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   let pool: SimPool | null = null;
   const clips: Clip[] = [];
   try {
+    const tRun = performance.now();
     if (jobs.length > 0 || wantClips > 0) pool = await SimPool.open(workers);
     let next = 0;
     let failed: unknown = null;
@@ -236,6 +239,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     };
     if (jobs.length > 0) await Promise.all(Array.from({ length: pool!.size }, lane));
     if (failed !== null) throw failed;
+    const runWallS = (performance.now() - tRun) / 1000;
     checkpoint.close();
 
     const runs = all.map((j) => toRun(j, results.get(j.runId)!));
@@ -321,6 +325,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       resumed,
       workers,
       wallS,
+      runWallS,
       simS,
       candidate,
       baseline,

@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { packageRoot } from '../../core/paths.js';
+import { rejectsWith } from '../../core/testing.js';
+import { modelFile, packFolder } from './models.js';
+import { sweepVariants } from './sweep.js';
+
+const root = packageRoot();
+const scenarios = join(root, 'examples', 'scenarios');
+
+test('bad scenario paths and filters are refused with the path or term named', async () => {
+  const missing = await rejectsWith(sweepVariants(join(root, 'examples', 'no-such-dir')), 'NOT_FOUND');
+  assert.match(missing.message, /no-such-dir/);
+  assert.match(
+    (await rejectsWith(sweepVariants(scenarios, ['family']), 'USAGE')).message,
+    /bad filter term 'family'/,
+  );
+  assert.match(
+    (await rejectsWith(sweepVariants(scenarios, ['family=NoSuch']), 'BAD_INPUT')).message,
+    /no scenario variant to run/,
+  );
+});
+
+test('several filters select the union of their variants', async () => {
+  const fog = await sweepVariants(scenarios, ['family=CPNA,weather=fog']);
+  const night = await sweepVariants(scenarios, ['family=CPNA,time_of_day=night']);
+  const both = await sweepVariants(scenarios, ['family=CPNA,weather=fog', 'family=CPNA,time_of_day=night']);
+  const union = new Set([...fog, ...night].map((v) => v.id));
+  assert.deepEqual(both.map((v) => v.id).sort(), [...union].sort());
+  assert.ok(both.length < fog.length + night.length, 'fog-and-night variants are not counted twice');
+});
+
+test('a model without its inference config, and a folder that is not a pack, are refused', async () => {
+  assert.match(
+    (await rejectsWith(modelFile(join(root, 'examples', 'recipe.yaml')), 'BAD_INPUT')).message,
+    /inference config/,
+  );
+  assert.match((await rejectsWith(packFolder(join(root, 'examples')), 'NOT_FOUND')).message, /manifest/);
+});
