@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { mulberry32 } from '../core/random.js';
 import {
   HISTOGRAM_BINS,
+  MAX_HISTOGRAM_BINS,
   calibratedAmax,
   emptyStats,
   entropyAmax,
-  observeHistogram,
-  observeRange,
+  observe,
   percentileAmax,
   symmetricScale,
   type TensorStats,
@@ -15,8 +15,7 @@ import {
 
 function statsOf(...batches: Float32Array[]): TensorStats {
   const s = emptyStats();
-  for (const b of batches) observeRange(s, b);
-  for (const b of batches) observeHistogram(s, b);
+  for (const b of batches) observe(s, b);
   return s;
 }
 
@@ -25,22 +24,38 @@ function gaussian(n: number, seed: number): Float32Array {
   return new Float32Array(n).map(() => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()));
 }
 
-test('min/max and the |x| histogram cover every value across batches', () => {
+test('min/max and the |x| histogram cover every value across batches; zeros and NaN are kept out', () => {
   const s = statsOf(new Float32Array([-3, 0, 1]), new Float32Array([2, 2.5, Number.NaN]));
   assert.equal(s.min, -3);
   assert.equal(s.max, 2.5);
   assert.equal(s.absMax, 3);
   assert.equal(s.count, 6);
-  const h = s.histogram as Float64Array;
-  assert.equal(h.length, HISTOGRAM_BINS);
+  assert.equal(s.zeros, 1);
+  assert.equal(s.width, 3 / HISTOGRAM_BINS, 'the first batch sets the bin width');
+  assert.equal(s.bins, HISTOGRAM_BINS);
+  const h = s.histogram.subarray(0, s.bins);
   assert.equal(
     h.reduce((a, b) => a + b, 0),
     4,
-    'NaN and exact zeros are not in the histogram',
   );
-  assert.equal(s.zeros, 1);
   assert.equal(h[HISTOGRAM_BINS - 1], 1, '|x| = absMax lands in the last bin');
-  assert.equal(h[Math.floor((1 / 3) * HISTOGRAM_BINS)], 1);
+  assert.equal(h[Math.floor((2 / 3) * HISTOGRAM_BINS)], 1);
+});
+
+test('a larger value later adds bins of the same width, and past 4096 bins merges pairs (exact counts)', () => {
+  const s = statsOf(new Float32Array([1, 0.5]), new Float32Array([1.5]));
+  assert.equal(s.width, 1 / HISTOGRAM_BINS);
+  assert.equal(s.bins, 3072);
+  assert.equal(s.histogram[3071], 1);
+  observe(s, new Float32Array([10]));
+  assert.ok(s.bins <= MAX_HISTOGRAM_BINS && s.bins > HISTOGRAM_BINS, `bins ${s.bins}`);
+  assert.equal(s.width, 8 / HISTOGRAM_BINS, 'width doubled three times');
+  assert.equal(
+    s.histogram.subarray(0, s.bins).reduce((a, b) => a + b, 0),
+    4,
+  );
+  assert.equal(s.histogram[128], 1, '0.5 lands in bin 0.5 / (8/2048) = 128');
+  assert.equal(s.absMax, 10);
 });
 
 test('minmax keeps the largest |x|; percentile drops the rare outliers', () => {
@@ -75,7 +90,7 @@ test('an all-zero tensor gets amax 0 and scale 1 (as onnxruntime); scale is amax
 });
 
 /** The entropy search written out directly (P, Q as arrays, KL summed bin by bin), as a reference. */
-function entropyReference(h: Float64Array, absMax: number): number {
+function entropyReference(h: Float64Array, width: number): number {
   const n = h.length;
   const total = h.reduce((a, b) => a + b, 0);
   let best = n;
@@ -108,14 +123,14 @@ function entropyReference(h: Float64Array, absMax: number): number {
       best = i;
     }
   }
-  return best * (absMax / n);
+  return best * width;
 }
 
 test('the fast entropy search (prefix sums) picks the same threshold as the bin-by-bin KL search', () => {
   for (const seed of [1, 2, 3]) {
     const d = gaussian(20_000, seed).map((x, i) => (i % 3 === 0 ? Math.max(0, x) : x * (1 + seed)));
     const s = statsOf(d);
-    const ref = entropyReference(s.histogram as Float64Array, s.absMax);
+    const ref = Math.min(s.absMax, entropyReference(s.histogram.subarray(0, s.bins), s.width));
     assert.ok(
       Math.abs(entropyAmax(s) - ref) <= s.absMax / HISTOGRAM_BINS + 1e-12,
       `seed ${seed}: ${entropyAmax(s)} vs ${ref}`,

@@ -3,10 +3,11 @@
  * statistics: MinMax (the largest |x| seen), percentile (the |x| below which `p`% of the values lie)
  * and entropy (the clipping threshold that minimises the KL divergence between the clipped FP32
  * distribution and its 128-level quantized version, as TensorRT's EntropyCalibration2 describes it).
- * Statistics are a running min/max per tensor plus a 2048-bin histogram of non-zero |x| over [0, absMax],
- * filled in a second pass once absMax is known (so the histogram never needs re-binning and the
- * result does not depend on batch order). See docs/int8.md.
- */
+ * Statistics come from one pass over the calibration set: a running min/max per tensor and a
+ * histogram of non-zero |x| whose bin width is set by the first batch (its max over 2048 bins); a
+ * later, larger value adds bins of the same width, and past MAX_HISTOGRAM_BINS adjacent pairs merge
+ * (the width doubles), so a histogram always has between 2048 and 4096 bins of exact counts. The
+ * result depends on the batch order, deterministically. See docs/int8.md. */
 
 /** How activation ranges are chosen. */
 export type CalibratorKind = 'minmax' | 'percentile' | 'entropy';
@@ -14,8 +15,11 @@ export type CalibratorKind = 'minmax' | 'percentile' | 'entropy';
 /** All calibrators, in the order reports list them. */
 export const CALIBRATORS: readonly CalibratorKind[] = ['minmax', 'percentile', 'entropy'];
 
-/** Histogram bins per tensor (as TensorRT's calibrators use). */
+/** Initial histogram bins over the first batch's range (as TensorRT's calibrators use). */
 export const HISTOGRAM_BINS = 2048;
+
+/** Most histogram bins; beyond, adjacent bins merge in pairs. */
+export const MAX_HISTOGRAM_BINS = 4096;
 
 /** Quantized levels on one side of zero for symmetric int8 (the entropy search's target resolution). */
 export const QUANTIZED_BINS = 128;
@@ -26,49 +30,86 @@ export interface TensorStats {
   max: number;
   /** max(|min|, |max|). */
   absMax: number;
-  /** Element count seen. */
+  /** Element count seen (NaN included). */
   count: number;
-  /** Counts of non-zero |x| in HISTOGRAM_BINS equal bins over [0, absMax] (after the second pass). */
-  histogram?: Float64Array;
-  /** Exact zeros seen in the second pass (kept out of the histogram). */
+  /** Exact zeros seen (kept out of the histogram). */
   zeros: number;
+  /** Bin width of the histogram (0 until a non-zero value is seen). */
+  width: number;
+  /** Bins in use: bin i counts non-zero |x| in [i*width, (i+1)*width) (the last bin also its top edge). */
+  bins: number;
+  /** Bin counts (length MAX_HISTOGRAM_BINS; the first `bins` are used). */
+  histogram: Float64Array;
 }
 
 /** Fresh statistics (before the first batch). */
 export function emptyStats(): TensorStats {
-  return { min: Infinity, max: -Infinity, absMax: 0, count: 0, zeros: 0 };
+  return {
+    min: Infinity,
+    max: -Infinity,
+    absMax: 0,
+    count: 0,
+    zeros: 0,
+    width: 0,
+    bins: 0,
+    histogram: new Float64Array(MAX_HISTOGRAM_BINS),
+  };
 }
 
-/** First pass: folds the min/max of `data` into `s`. NaN values are ignored. */
-export function observeRange(s: TensorStats, data: Float32Array): void {
+/** Makes the histogram cover [0, m]: more bins of the same width, merging pairs past the maximum. */
+function cover(s: TensorStats, m: number): void {
+  if (m <= 0) return;
+  if (s.width === 0) {
+    s.width = m / HISTOGRAM_BINS;
+    s.bins = HISTOGRAM_BINS;
+    return;
+  }
+  let need = Math.ceil(m / s.width);
+  if (need <= s.bins) return;
+  const h = s.histogram;
+  while (need > MAX_HISTOGRAM_BINS) {
+    const half = Math.ceil(s.bins / 2);
+    for (let i = 0; i < half; i++)
+      h[i] = (h[2 * i] as number) + (2 * i + 1 < s.bins ? (h[2 * i + 1] as number) : 0);
+    h.fill(0, half, s.bins);
+    s.bins = half;
+    s.width *= 2;
+    need = Math.ceil(m / s.width);
+  }
+  s.bins = Math.max(s.bins, need);
+}
+
+/** Folds one batch of a tensor into its statistics (min/max, zeros, histogram of |x|). NaN is ignored. */
+export function observe(s: TensorStats, data: Float32Array): void {
   let mn = s.min;
   let mx = s.max;
+  let bm = 0;
   for (let i = 0; i < data.length; i++) {
     const v = data[i] as number;
     if (v < mn) mn = v;
     if (v > mx) mx = v;
+    const a = v < 0 ? -v : v;
+    if (a > bm) bm = a;
   }
   s.min = mn;
   s.max = mx;
-  s.absMax = Math.max(Math.abs(mn === Infinity ? 0 : mn), Math.abs(mx === -Infinity ? 0 : mx));
+  s.absMax = Math.max(s.absMax, bm);
   s.count += data.length;
-}
-
-/** Second pass: adds |x| of `data` into the histogram over [0, absMax] (absMax from the first pass). */
-export function observeHistogram(s: TensorStats, data: Float32Array): void {
-  const h = (s.histogram ??= new Float64Array(HISTOGRAM_BINS));
-  const k = s.absMax > 0 ? HISTOGRAM_BINS / s.absMax : 0;
-  const last = HISTOGRAM_BINS - 1;
+  cover(s, bm);
+  const h = s.histogram;
+  const inv = s.width > 0 ? 1 / s.width : 0;
+  const last = s.bins - 1;
   let zeros = 0;
   for (let i = 0; i < data.length; i++) {
-    const a = Math.abs(data[i] as number);
+    const v = data[i] as number;
+    const a = v < 0 ? -v : v;
     if (a === 0) {
       zeros++;
       continue;
     }
     if (!(a > 0)) continue; // NaN
-    const b = Math.floor(a * k);
-    const j = b > last ? last : b;
+    let j = Math.floor(a * inv);
+    if (j > last) j = last;
     h[j] = (h[j] as number) + 1;
   }
   s.zeros += zeros;
@@ -85,23 +126,21 @@ export function minMaxAmax(s: TensorStats): number {
  */
 export function percentileAmax(s: TensorStats, percentile: number): number {
   const h = s.histogram;
-  if (h === undefined || s.absMax <= 0) return s.absMax;
+  if (s.absMax <= 0 || s.bins === 0) return s.absMax;
   let total = s.zeros;
-  for (const c of h) total += c;
-  if (total === 0) return s.absMax;
+  for (let i = 0; i < s.bins; i++) total += h[i] as number;
   const want = (percentile / 100) * total;
   let cum = s.zeros;
-  const width = s.absMax / HISTOGRAM_BINS;
-  for (let i = 0; i < h.length; i++) {
+  for (let i = 0; i < s.bins; i++) {
     cum += h[i] as number;
-    if (cum >= want) return Math.min(s.absMax, (i + 1) * width);
+    if (cum >= want) return Math.min(s.absMax, (i + 1) * s.width);
   }
   return s.absMax;
 }
 
 /**
  * Entropy (KL divergence) calibration on the histogram of non-zero |x|, after TensorRT's description of
- * EntropyCalibration: for each candidate threshold i (in bins, from 128 to 2048) the reference
+ * EntropyCalibration: for each candidate threshold i (in bins, from 128 to the bin count) the reference
  * distribution P is bins[0, i) with the outlier count folded into its last bin; the candidate Q is
  * bins[0, i) merged into 128 levels and spread back uniformly over the bins where P is non-zero;
  * both are normalised and the i with the smallest KL(P || Q) wins (the first one on ties).
@@ -111,8 +150,8 @@ export function percentileAmax(s: TensorStats, percentile: number): number {
  */
 export function entropyAmax(s: TensorStats): number {
   const h = s.histogram;
-  if (h === undefined || s.absMax <= 0) return s.absMax;
-  const n = h.length;
+  const n = s.bins;
+  if (s.absMax <= 0 || n < QUANTIZED_BINS) return s.absMax;
   // Prefix sums make each candidate O(levels): S = counts, C = non-zero bins, L = sum of h log h.
   // With P's total fixed (outliers are folded in, not dropped), KL(P||Q) over normalised P and Q is
   // (1/Ptot) * sum_j p_j (log p_j - log q_j) + log(Qtot / Ptot), summed per level.
@@ -166,7 +205,7 @@ export function entropyAmax(s: TensorStats): number {
       best = i;
     }
   }
-  return Math.min(s.absMax, best * (s.absMax / n));
+  return Math.min(s.absMax, best * s.width);
 }
 
 /** The activation amax of one tensor under a calibrator. */

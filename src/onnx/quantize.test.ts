@@ -11,7 +11,17 @@ import { preprocessBatch, readPngFile } from '../runtime/preprocess.js';
 import { LocalSession } from '../runtime/session.js';
 import type { TensorMap } from '../runtime/tensor.js';
 import { generateDataset } from '../world/dataset.js';
-import { DT, decodeModel, encodeModel, tensorValue } from './graph.js';
+import {
+  DT,
+  decodeModel,
+  encodeModel,
+  intField,
+  lenField,
+  rawTensor,
+  tensorValue,
+  type GraphNode,
+  type GraphTensor,
+} from './graph.js';
 import { quantizeInt8, type QuantizeInt8Options } from './quantize.js';
 import { parseCalibrationCache } from './trt-cache.js';
 
@@ -152,13 +162,74 @@ test('onnx.checker (Debian python3-onnx) accepts the int8 QDQ model (TensorRT fo
   assert.equal(res.stdout.trim(), 'ok');
 });
 
+const busyFile = join(root, 'src', 'runtime', 'testdata', 'busy.onnx');
+
+/** A 3-layer MLP x[N,16] -> MatMul(16x32) -> Tanh -> MatMul(32x32) -> Tanh -> MatMul(32x4) -> y, built with graph.ts. */
+function mlpModel(): Buffer {
+  const sizes = [16, 32, 32, 4];
+  const nodes: GraphNode[] = [];
+  const inits: GraphTensor[] = [];
+  let prev = 'x';
+  for (let l = 0; l < 3; l++) {
+    const [k, n] = [sizes[l] as number, sizes[l + 1] as number];
+    const w = Buffer.alloc(k * n * 4);
+    for (let i = 0; i < k * n; i++) w.writeFloatLE((Math.sin(i * 0.7 + l) * 1.7) / Math.sqrt(k), i * 4);
+    inits.push(rawTensor(`w${l}`, DT.FLOAT, [k, n], w));
+    const out = l === 2 ? 'y' : `h${l}`;
+    const mm = l === 2 ? 'y' : `m${l}`;
+    nodes.push({
+      name: `mm${l}`,
+      opType: 'MatMul',
+      domain: '',
+      inputs: [prev, `w${l}`],
+      outputs: [mm],
+      attributes: [],
+      extra: [],
+    });
+    if (l < 2)
+      nodes.push({
+        name: `act${l}`,
+        opType: 'Tanh',
+        domain: '',
+        inputs: [mm],
+        outputs: [out],
+        attributes: [],
+        extra: [],
+      });
+    prev = out;
+  }
+  return encodeModel({
+    head: [intField(1, 8), lenField(8, intField(2, 17))],
+    tail: [],
+    opset: 17,
+    graph: {
+      name: 'mlp',
+      nodes,
+      initializers: inits,
+      inputs: [tensorValue('x', DT.FLOAT)],
+      outputs: [tensorValue('y', DT.FLOAT)],
+      valueInfo: [],
+      extra: [],
+    },
+  });
+}
+const mlp = mlpModel();
+function mlpBatch(seed: number): TensorMap {
+  return {
+    x: {
+      type: 'float32',
+      data: new Float32Array(32 * 16).map((_, i) => Math.sin(i * seed + 0.3)),
+      dims: [32, 16],
+    },
+  };
+}
+
 test('a tight tolerance makes the most sensitive layers fall back to FP32, which lowers the deviation', async () => {
-  const calibration = await worldBatches();
   const r = await quantizeInt8({
-    model: detector,
-    file: detectorFile,
-    calibration,
-    evaluation: calibration.slice(1),
+    model: mlp,
+    file: 'mlp.onnx',
+    calibration: [mlpBatch(1), mlpBatch(2)],
+    evaluation: [mlpBatch(1)],
     calibrator: 'minmax',
     tolerance: { maxAbs: 1e-4 },
     maxFallback: 2,
@@ -172,27 +243,39 @@ test('a tight tolerance makes the most sensitive layers fall back to FP32, which
   assert.equal(r.quantizedNodes, r.quantizableNodes - r.fallback.length);
   const full = r.comparison.find((c) => c.calibrator === 'minmax')?.score ?? 0;
   assert.ok(r.score < full, `fallback lowered the score: ${r.score} < ${full}`);
+  const m = decodeModel(r.model, 'q.onnx');
+  const quantized = m.graph.nodes.filter(
+    (n) => n.opType === 'MatMul' && n.inputs.every((i) => i.endsWith('_dequantized')),
+  );
+  assert.equal(quantized.length, r.quantizedNodes);
+  const wDq = m.graph.nodes.filter((n) => n.opType === 'DequantizeLinear' && n.inputs[0]?.startsWith('w'));
+  assert.ok(
+    wDq.every((n) => n.attributes.some((a) => a.name === 'axis' && a.i === 1)),
+    'per-column weight scales',
+  );
 });
 
-test('quantizes a MatMul-only model (activation x activation MatMul, per-tensor)', async () => {
-  const file = join(root, 'src', 'runtime', 'testdata', 'busy.onnx');
-  const batch = (seed: number): TensorMap => ({
-    x: {
-      type: 'float32',
-      data: new Float32Array(2 * 8 * 8).map((_, i) => Math.sin(i * seed) * 0.5),
-      dims: [2, 8, 8],
-    },
-  });
+test('quantizes a MatMul model (constant weights per column; activation x activation MatMul per tensor)', async () => {
   const r = await quantizeInt8({
-    model: readFileSync(file),
-    file,
-    calibration: [batch(1), batch(2)],
+    model: mlp,
+    file: 'mlp.onnx',
+    calibration: [mlpBatch(1), mlpBatch(2)],
     calibrator: 'percentile',
-    tolerance: { maxAbs: 0.1 },
+    tolerance: { maxAbs: 0.05 },
   });
-  assert.equal(r.quantizableNodes, 8);
+  assert.equal(r.quantizableNodes, 3);
   assert.ok(r.withinTolerance, JSON.stringify(r.deviation));
+  assert.ok((r.deviation['y']?.maxAbs ?? 0) > 0, 'int8 changes the output');
   assert.ok(r.calibrationCache.startsWith('TRT-8601-EntropyCalibration2\nx: '));
+  const busy = await quantizeInt8({
+    model: readFileSync(busyFile),
+    file: busyFile,
+    calibration: [{ x: { type: 'float32', data: new Float32Array(2 * 8 * 8).fill(0.1), dims: [2, 8, 8] } }],
+    calibrator: 'minmax',
+    tolerance: { maxAbs: 1 },
+    sensitivity: 'when-needed',
+  });
+  assert.equal(busy.quantizableNodes, 8, 'MatMul(x, x): both inputs are activations');
 });
 
 test('bad input is BAD_INPUT naming the file: no Conv/MatMul, empty calibration, non-float input, batch without the input', async () => {

@@ -18,8 +18,7 @@ import {
   CALIBRATORS,
   calibratedAmax,
   emptyStats,
-  observeHistogram,
-  observeRange,
+  observe,
   symmetricScale,
   type CalibratorKind,
   type TensorStats,
@@ -231,7 +230,7 @@ function checkInputs(opts: QuantizeInt8Options): ReturnType<typeof readOnnxModel
   return info;
 }
 
-/** Runs the statistics model over the batches: pass 1 min/max, pass 2 histograms of |x|. */
+/** Runs the statistics model over the batches (one pass: min/max and histograms of |x|). */
 async function collectStats(
   sessions: Sessions,
   model: EditableModel,
@@ -242,23 +241,19 @@ async function collectStats(
   const stats = new Map<string, TensorStats>(analysis.activations.map((t) => [t, emptyStats()]));
   const { session, path } = await sessions.load(exposeTensors(model, analysis.activations));
   const inner = analysis.activations.filter((t) => !analysis.graphInputs.includes(t));
-  for (const pass of [1, 2]) {
-    for (const feeds of batches) {
-      const out = await runOrtSession(session, path, copyFeeds(feeds), inner);
-      for (const t of analysis.activations) {
-        const v = analysis.graphInputs.includes(t) ? feeds[t] : out[t];
-        if (v === undefined || !(v.data instanceof Float32Array)) {
-          throw badInput('an activation to calibrate is not float32', {
-            file,
-            field: t,
-            expected: 'float32',
-            found: v === undefined ? 'nothing' : v.type,
-          });
-        }
-        const s = stats.get(t) as TensorStats;
-        if (pass === 1) observeRange(s, v.data);
-        else observeHistogram(s, v.data);
+  for (const feeds of batches) {
+    const out = await runOrtSession(session, path, copyFeeds(feeds), inner);
+    for (const t of analysis.activations) {
+      const v = analysis.graphInputs.includes(t) ? feeds[t] : out[t];
+      if (v === undefined || !(v.data instanceof Float32Array)) {
+        throw badInput('an activation to calibrate is not float32', {
+          file,
+          field: t,
+          expected: 'float32',
+          found: v === undefined ? 'nothing' : v.type,
+        });
       }
+      observe(stats.get(t) as TensorStats, v.data);
     }
   }
   await sessions.release(session);
