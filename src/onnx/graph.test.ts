@@ -37,7 +37,7 @@ test('reads nodes, attributes and float initializers of the detector', () => {
   assert.deepEqual(w?.dims, [16, 3, 3, 3]);
   assert.equal(w?.dataType, DT.FLOAT);
   assert.equal(floatData(w!).length, 16 * 27);
-  const a = analyzeGraph(m, file);
+  const a = analyzeGraph(m);
   assert.equal(a.quantizable.length, 24);
   assert.equal(a.activations[0], 'images');
   assert.ok(!a.activations.includes('/Constant_output_0'), 'constants are not activations');
@@ -46,7 +46,7 @@ test('reads nodes, attributes and float initializers of the detector', () => {
 test('a model with activations exposed as outputs runs in onnxruntime and returns them', async () => {
   const file = models[0] as string;
   const m = decodeModel(readFileSync(file), file);
-  const a = analyzeGraph(m, file);
+  const a = analyzeGraph(m);
   const s = await ort.InferenceSession.create(exposeTensors(m, a.activations), { intraOpNumThreads: 1 });
   try {
     const r = await s.run({

@@ -86,8 +86,8 @@ export function nodeKey(n: GraphNode, index: number): string {
   return n.name !== '' ? n.name : `${n.opType}_${index}`;
 }
 
-/** Finds float activations and quantizable nodes. `file` names the model in errors. */
-export function analyzeGraph(m: EditableModel, file: string): GraphAnalysis {
+/** Finds float activations and quantizable nodes. */
+export function analyzeGraph(m: EditableModel): GraphAnalysis {
   const inits = new Map(m.graph.initializers.map((t) => [t.name, t]));
   const float = new Set<string>();
   const activations: string[] = [];
@@ -146,7 +146,6 @@ export function analyzeGraph(m: EditableModel, file: string): GraphAnalysis {
     }
     quantizable.push(q);
   });
-  void file;
   return {
     activations,
     quantizable,

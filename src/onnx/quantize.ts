@@ -348,7 +348,7 @@ export async function quantizeInt8(opts: QuantizeInt8Options): Promise<QuantizeI
   }
   const activationType = opts.activationType ?? 'uint8';
   const model = decodeModel(opts.model, opts.file);
-  const analysis = analyzeGraph(model, opts.file);
+  const analysis = analyzeGraph(model);
   // onnxruntime's CPU provider has no QLinear kernel for ConvTranspose: quantizing it only adds
   // conversions, so the uint8 (onnxruntime) form leaves it in FP32.
   const candidates = analysis.quantizable.filter(
