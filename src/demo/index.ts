@@ -178,10 +178,11 @@ async function workspaceOf(args: DemoArgs): Promise<{ ws: Workspace; store: Arti
 
 const packageStep: Step<DemoArgs> = {
   name: 'package',
-  version: 1,
-  inputs: () => ({
+  version: 2,
+  inputs: (v) => ({
     files: {
-      recipe: join(packageRoot(), 'examples', 'recipe.yaml'),
+      recipe: join(packageRoot(), 'examples', 'recipe-demo.yaml'),
+      world: v.outputPath('world', 'world/'),
       ...Object.fromEntries(DEMO_MODELS.map((m) => [m.version, modelPath(m)])),
       ...Object.fromEntries(DEMO_MODELS.map((m) => [`${m.version}.config`, defaultConfigPath(modelPath(m))])),
     },
@@ -199,6 +200,7 @@ const packageStep: Step<DemoArgs> = {
           ctx.inputs.files[m.version] ?? '',
           ctx.inputs.files['recipe'] ?? '',
           join(ctx.out('packs/'), `v${m.version}`),
+          join(ctx.inputs.files['world'] ?? '', 'golden_train.manifest'),
         ),
       );
     }

@@ -25,15 +25,27 @@ export interface DemoPack {
   path: string;
 }
 
-/** Packages one model with the reference recipe into `out`; returns the pack's digest and folder. */
+/**
+ * Packages one model with the demo recipe into `out`, calibrating on `calibration` (the demo world's
+ * train manifest); returns the pack's digest and folder.
+ */
 export async function packageForDemo(
   ws: Workspace,
   store: ArtifactStore,
   model: string,
   recipe: string,
   out: string,
+  calibration: string,
 ): Promise<DemoPack> {
-  const args = await preparePackage({ model, recipe, out, packsDir: join(ws.home, 'packs') });
+  const args = await preparePackage({
+    model,
+    recipe,
+    out,
+    calibration,
+    packsDir: join(ws.home, 'packs'),
+    worldsDir: join(ws.home, 'worlds'),
+    exportsDir: join(ws.home, 'exports'),
+  });
   const record = await createRunner(ws, store, {}).run(packageWorkflow(store), args);
   const seal = record.steps.find((s) => s.name === 'seal')?.result as SealResult | undefined;
   if (seal === undefined) throw new DrivegateError('INTERNAL', 'the package run left no seal result');

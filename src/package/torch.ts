@@ -20,8 +20,11 @@ import type { HeadError } from './equivalence.js';
 
 const run = promisify(execFile);
 
-/** The Python drivegate uses for PyTorch (Debian's, which has python3-torch). */
-export const TORCH_PYTHON = '/usr/bin/python3';
+/** The Python drivegate uses for PyTorch: $DRIVEGATE_TORCH_PYTHON, default Debian's (python3-torch). */
+export function torchPython(env: NodeJS.ProcessEnv = process.env): string {
+  const p = env['DRIVEGATE_TORCH_PYTHON'];
+  return p !== undefined && p !== '' ? p : '/usr/bin/python3';
+}
 
 /** Suffixes taken as PyTorch input. */
 export const TORCH_SUFFIXES = ['.pt', '.pth', '.ts'] as const;
@@ -72,11 +75,12 @@ export async function exportTorchModel(
   exportsDir: string,
   opts: { opset: number; samples: number; seed: number },
 ): Promise<TorchExport> {
-  if (!existsSync(TORCH_PYTHON)) {
+  const python = torchPython();
+  if (!existsSync(python)) {
     throw new DrivegateError('UNAVAILABLE', 'PyTorch input needs Debian python with python3-torch', {
       file: model,
-      expected: `${TORCH_PYTHON} with the torch module (apt-get install python3-torch)`,
-      found: `no ${TORCH_PYTHON}`,
+      expected: `${python} with the torch module (apt-get install python3-torch)`,
+      found: `no ${python}`,
     });
   }
   const script = join(packageRoot(), 'tools', 'export_onnx.py');
@@ -103,7 +107,7 @@ export async function exportTorchModel(
     let stdout: string;
     try {
       ({ stdout } = await run(
-        TORCH_PYTHON,
+        python,
         [
           script,
           '--model',
@@ -133,9 +137,9 @@ export async function exportTorchModel(
       const e = err as { code?: number | string; stderr?: string };
       const msg = (e.stderr ?? String(err)).trim().split('\n').slice(-3).join(' ');
       if (e.code === 3) {
-        throw new DrivegateError('UNAVAILABLE', 'PyTorch is not installed for Debian python', {
+        throw new DrivegateError('UNAVAILABLE', `PyTorch is not installed for ${python}`, {
           file: model,
-          expected: `${TORCH_PYTHON} with the torch module (apt-get install python3-torch)`,
+          expected: `${python} with the torch module (apt-get install python3-torch)`,
           found: msg,
         });
       }
