@@ -5,7 +5,14 @@
  * collisions, the ego camera rendered and detected at the perception rate, a tracker, and an
  * ACC/FCW/AEB proxy controller. See docs/sim-engine.md.
  */
-export { simulateRun, type EngineOptions, type PerceptionInfo, HARD_BRAKE, THREAT_TTC } from './run.js';
+export {
+  simulateRun,
+  type EngineOptions,
+  type PerceptionInfo,
+  type PhaseTiming,
+  HARD_BRAKE,
+  THREAT_TTC,
+} from './run.js';
 export { closeLoopDetectors, loopDetector, LoopDetector } from './model.js';
 export { DEFAULT_CONTROLLER, Controller, type ControllerParams, type ControlMode } from './controller.js';
 export { DEFAULT_TRACKER, Tracker, type TrackerParams, type PerceivedObject } from './perception.js';

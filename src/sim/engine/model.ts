@@ -56,7 +56,16 @@ export class LoopDetector {
     if (n === 0) return [];
     if (n > this.maxBatch) throw new RangeError(`batch of ${n} > ${this.maxBatch}`);
     this.transforms.length = 0;
-    for (let i = 0; i < n; i++) this.transforms.push(preprocessInto(images[i]!, cfg, this.input, i * per));
+    for (let i = 0; i < n; i++) {
+      const img = images[i]!;
+      this.transforms.push(
+        img.width === cfg.input.width &&
+          img.height === cfg.input.height &&
+          cfg.preprocess.resize.mode === 'resize'
+          ? this.normalizeInto(img, i * per)
+          : preprocessInto(img, cfg, this.input, i * per),
+      );
+    }
     const data = n === this.maxBatch ? this.input : this.input.subarray(0, n * per);
     const outputs = await this.session.run(
       { [cfg.input.name]: float32Tensor(data, [n, 3, cfg.input.height, cfg.input.width]) },
@@ -70,6 +79,35 @@ export class LoopDetector {
         .filter((d) => d.score >= minScore)
         .map((d) => ({ box: d.bbox, cls: this.labels[d.classIndex] ?? 'unknown', score: d.score })),
     );
+  }
+
+  /**
+   * The identity-size case of preprocessInto (the camera renders at the model's input size): the
+   * bilinear resize samples each pixel exactly, so only normalisation remains. Same values as
+   * preprocessInto (same arithmetic), about 4x cheaper.
+   */
+  private normalizeInto(img: RgbImage, offset: number): ImageTransform {
+    const cfg = this.config;
+    const { scale, mean, std } = cfg.preprocess.normalize;
+    const plane = img.width * img.height;
+    const out = this.input;
+    const src = img.data;
+    for (let c = 0; c < 3; c++) {
+      const a = scale / std[c]!;
+      const b = -mean[c]! / std[c]!;
+      const base = offset + c * plane;
+      for (let p = 0, q = c; p < plane; p++, q += 3) out[base + p] = src[q]! * a + b;
+    }
+    return {
+      width: img.width,
+      height: img.height,
+      scaleX: 1,
+      scaleY: 1,
+      padX: 0,
+      padY: 0,
+      resizedWidth: img.width,
+      resizedHeight: img.height,
+    };
   }
 
   /** Releases the session. */

@@ -110,7 +110,8 @@ export function projectBody(
 
 /**
  * The bodies the camera could see: in the field of view (their projected box meets the image),
- * within the renderer's range (MAX_RENDER_DISTANCE to the box centre), and not fully occluded (the
+ * within range (the renderer's MAX_RENDER_DISTANCE to the box centre, or less: `range`, the
+ * meteorological visual range in fog), and not fully occluded (the
  * projected box is not contained in the box of a single nearer body). Returns them with their boxes.
  */
 export function visibleActors(
@@ -118,12 +119,14 @@ export function visibleActors(
   cam: Camera,
   bodies: readonly Body[],
   egoIndex: number,
+  range: number = MAX_RENDER_DISTANCE,
 ): Array<{ body: Body; box: Box; depth: number }> {
   const seen: Array<{ body: Body; box: Box; depth: number }> = [];
+  const maxRange = Math.min(range, MAX_RENDER_DISTANCE);
   for (const b of bodies) {
     if (b.index === egoIndex) continue;
     const pr = projectBody(f, cam, b);
-    if (pr === null || pr.distance > MAX_RENDER_DISTANCE) continue;
+    if (pr === null || pr.distance > maxRange) continue;
     seen.push({ body: b, box: pr.box, depth: pr.depth });
   }
   return seen.filter((a) => {
@@ -144,9 +147,10 @@ export function groundTruthObjects(
   bodies: readonly Body[],
   egoIndex: number,
   moved: Uint8Array,
+  range: number = MAX_RENDER_DISTANCE,
 ): PerceivedObject[] {
   const out: PerceivedObject[] = [];
-  for (const { body: b, box } of visibleActors(f, cam, bodies, egoIndex)) {
+  for (const { body: b, box } of visibleActors(f, cam, bodies, egoIndex, range)) {
     const ext = egoExtent(f, b);
     const vel = velocityInEgo(f, b);
     if (b.v > MOVING_SPEED) moved[b.index] = 1;
@@ -202,8 +206,12 @@ export interface TrackerDetection {
 export interface TrackerParams {
   /** Hits before a track is confirmed. */
   confirmHits: number;
-  /** Frames a confirmed track coasts without a detection before it is dropped. */
+  /**
+   * Frames a confirmed track coasts without a detection before it is dropped: `coastFrames`, plus
+   * one per 3 hits (object permanence of well-established tracks), at most `maxCoastFrames`.
+   */
   coastFrames: number;
+  maxCoastFrames: number;
   /** IoU above which a detection may continue a track. */
   iouGate: number;
   /** Ground-position gate: longitudinal (fraction of range, at least `gateMinX` m) and lateral, metres. */
@@ -234,11 +242,12 @@ export interface TrackerParams {
 export const DEFAULT_TRACKER: TrackerParams = {
   confirmHits: 2,
   coastFrames: 3,
+  maxCoastFrames: 10,
   iouGate: 0.2,
   gateFracX: 0.25,
   gateMinX: 2.5,
   gateY: 1.2,
-  pixelSigma: 1.0,
+  pixelSigma: 0.5,
   accelSigma: 4,
   initialSpeedSigma: 5,
   maxRange: 150,
@@ -413,12 +422,14 @@ export class Tracker {
     for (let ti = 0; ti < this.tracks.length; ti++) {
       const t = this.tracks[ti]!;
       if (usedT[ti] !== 1) t.misses++;
-      const limit = t.confirmed ? p.coastFrames : 0;
+      const limit = t.confirmed ? Math.min(p.maxCoastFrames, p.coastFrames + Math.floor(t.hits / 3)) : 0;
       if (t.misses <= limit) kept.push(t);
     }
     for (let mi = 0; mi < meas.length; mi++) {
       if (usedM[mi] === 1) continue;
       const m = meas[mi]!;
+      // a new object needs a range: a box cut by the image bottom cannot place one
+      if (!m.ranged) continue;
       const lon = new Kf1();
       lon.init(m.x, m.rx, 0, p.initialSpeedSigma);
       const lat = new Kf1();

@@ -27,7 +27,7 @@ import {
   type TrackerDetection,
   type TrackerParams,
 } from './perception.js';
-import { drawRandomization } from './randomization.js';
+import { drawRandomization, KOSCHMIEDER } from './randomization.js';
 import { applyAction, footprint, laneCenter, Storyboard, type StoryWorld } from './storyboard.js';
 import { iou } from '../../runtime/decode.js';
 
@@ -39,6 +39,16 @@ export interface EngineOptions {
   minScore?: number;
   /** Called once per perception frame (tests, debugging). */
   onPerception?: (info: PerceptionInfo) => void;
+  /** Accumulates wall milliseconds per phase (benchmarks); adds to the given counters. */
+  timing?: PhaseTiming;
+}
+
+/** Wall milliseconds spent per phase of a run (filled when EngineOptions.timing is given). */
+export interface PhaseTiming {
+  render: number;
+  detect: number;
+  track: number;
+  frames: number;
 }
 
 /** What one perception frame saw and decided (for tests and debugging). */
@@ -136,7 +146,10 @@ export async function simulateRun(
     lightsOn: sc.environment.timeOfDay !== 'day' || sc.environment.weather !== 'clear',
   };
   const frames: RecordedFrame[] = [];
+  const timing = options.timing;
   const moved = new Uint8Array(bodies.length);
+  // ground truth sees as far as the air lets a camera: the meteorological visual range in fog
+  const gtRange = rnd.conditions.fogDensity > 0 ? KOSCHMIEDER / rnd.conditions.fogDensity : Infinity;
 
   // metrics state
   const stats: ActorStats[] = bodies.map(() => ({
@@ -171,6 +184,7 @@ export async function simulateRun(
     storyboard.tick(world);
 
     if (step % every === 0) {
+      let tPhase = timing !== undefined ? performance.now() : 0;
       egoFrame(ego, sc.road, egoLaneY, f);
       let objects: PerceivedObject[];
       let detections: TrackerDetection[] = [];
@@ -190,13 +204,25 @@ export async function simulateRun(
         const frame = renderCamera(state, renderCtx!, { reuseOutput: true });
         rgb = frame.rgb;
       }
+      if (timing !== undefined) {
+        const now = performance.now();
+        timing.render += now - tPhase;
+        tPhase = now;
+        timing.frames++;
+      }
       if (detector !== null) {
         detections = (
           await detector.detect([{ width: camera.width, height: camera.height, data: rgb! }], minScore)
         )[0]!;
+        if (timing !== undefined) {
+          const now = performance.now();
+          timing.detect += now - tPhase;
+          tPhase = now;
+        }
         objects = tracker.update(detections, every * dt, ego.odometer - lastPerceptionOdo);
+        if (timing !== undefined) timing.track += performance.now() - tPhase;
       } else {
-        objects = groundTruthObjects(f, camera, bodies, egoIndex, moved);
+        objects = groundTruthObjects(f, camera, bodies, egoIndex, moved, gtRange);
       }
       lastPerceptionOdo = ego.odometer;
       const egoView = {
