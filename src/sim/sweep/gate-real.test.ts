@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCliIn } from '../../cli/cli-testing.js';
 import { packageRoot } from '../../core/paths.js';
+import { readReportFacts } from '../../registry/pack.js';
 import { readSimGate } from './gate.js';
 import { modelFile } from './models.js';
 import { runSweep } from './sweep.js';
@@ -74,6 +75,7 @@ test('on real runs the Sim Gate fails detector-v1.0.0 against ground truth: exit
     gate: { rules: { id: string; status: string; value: number; baseline: number }[] };
   };
   assert.equal(doc.status, 'fail');
+  assert.equal(readReportFacts(readFileSync(join(out, 'sim_gate.json')), 'sim_gate.json').verdict, 'fail');
   const ncap = doc.gate.rules.find((x) => x.id === 'ncap-no-more-collisions')!;
   assert.equal(ncap.status, 'fail');
   assert.ok(ncap.value > ncap.baseline, `v1.0.0 ${ncap.value} vs ground truth ${ncap.baseline} collisions`);

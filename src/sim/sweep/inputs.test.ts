@@ -1,6 +1,9 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sha256File } from '../../core/digest.js';
 import { packageRoot } from '../../core/paths.js';
 import { rejectsWith } from '../../core/testing.js';
 import { modelFile, packFolder } from './models.js';
@@ -37,4 +40,32 @@ test('a model without its inference config, and a folder that is not a pack, are
     /inference config/,
   );
   assert.match((await rejectsWith(packFolder(join(root, 'examples')), 'NOT_FOUND')).message, /manifest/);
+});
+
+test('a pack folder is verified file by file, then its model and inference config drive perception', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dg-simpack-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  copyFileSync(join(root, 'models', 'detector-v1.1.0.onnx'), join(dir, 'model.onnx'));
+  copyFileSync(
+    join(root, 'models', 'detector-v1.1.0.inference_config.json'),
+    join(dir, 'inference_config.json'),
+  );
+  const files = [];
+  for (const path of ['model.onnx', 'inference_config.json']) {
+    const h = await sha256File(join(dir, path));
+    files.push({ path, sha256: h.sha256, size: h.size });
+  }
+  const manifest = {
+    schema_version: 1,
+    model: { task: 'detection', name: 'detector', version: '1.1.0' },
+    files,
+  };
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  const p = await packFolder(dir);
+  assert.equal(p.label, 'detector@1.1.0');
+  assert.match(p.digest ?? '', /^sha256:[0-9a-f]{64}$/);
+  assert.equal(p.spec.kind === 'model' ? p.spec.configPath : '', join(dir, 'inference_config.json'));
+  writeFileSync(join(dir, 'inference_config.json'), '{}');
+  const e = await rejectsWith(packFolder(dir), 'INTEGRITY');
+  assert.match(e.message, /inference_config\.json/);
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { runCliIn } from '../../cli/cli-testing.js';
 import { packageRoot } from '../../core/paths.js';
+import { readReportFacts } from '../../registry/pack.js';
 
 // Real sweeps through the CLI (ground-truth perception: the real engine, fast). dt 0.002 makes each
 // run slow enough (~0.5 s) to kill the sweep in the middle.
@@ -127,6 +128,9 @@ test('a sweep killed mid-way resumes without redoing or losing runs, and gives t
   const gate = JSON.parse(readFileSync(join(b, 'sim_gate.json'), 'utf8')) as { kind: string; status: string };
   assert.equal(gate.kind, 'sim');
   assert.equal(gate.status, 'none');
+  const facts = readReportFacts(readFileSync(join(b, 'sim_gate.json')), 'sim_gate.json');
+  assert.equal(facts.kind, 'sim', 'the registry takes sim_gate.json as a sim report');
+  assert.equal(facts.verdict, 'none');
   assert.deepEqual(
     readdirSync(b).filter((f) => f.startsWith('.')),
     [],
