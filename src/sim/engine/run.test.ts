@@ -112,4 +112,28 @@ describe('model in the loop', () => {
     assert.ok(Math.abs(car.x - trueX) < 0.15 * trueX, `ranged from the box bottom: ${car.x} vs ${trueX}`);
     assert.ok(r.metrics.timeToFirstDetectionS !== null);
   });
+
+  it('is deterministic with the model in the loop too', async () => {
+    const root = packageRoot();
+    const v = cpnaScenario({ egoSpeedKmh: 30, env: { timeOfDay: 'night' } });
+    v.scenario.maxDuration = 4;
+    const opts = {
+      seed: 11,
+      perception: {
+        kind: 'model' as const,
+        modelPath: join(root, 'models', 'detector-v1.0.0.onnx'),
+        configPath: join(root, 'models', 'detector-v1.0.0.inference_config.json'),
+        label: 'v1.0.0',
+      },
+    };
+    const a: PerceptionInfo[] = [];
+    const b: PerceptionInfo[] = [];
+    const ra = await simulateRun(v, { ...opts, onPerception: (i) => a.push(i) });
+    const rb = await simulateRun(v, { ...opts, onPerception: (i) => b.push(i) });
+    assert.deepEqual(ra.metrics, rb.metrics);
+    assert.deepEqual(
+      a.map((i) => i.detections),
+      b.map((i) => i.detections),
+    );
+  });
 });
