@@ -5,13 +5,14 @@
  *
  * Part 1, overhead at concurrency 1, batch 1: p50 latency of
  *   (a) onnxruntime-node in-process (LocalSession.run) with the same onnxruntime settings as the
- *       server's worker (intra-op threads = cores / instances, spinning as the server sets it),
+ *       server's worker (intra-op threads = cores / instances, spinning on as onnxruntime's default),
  *   (b) the same model through the worker-thread pool (SessionPool.run),
  *   (c) a v2 infer request over HTTP with binary tensors, sent by a load-generator process (like
  *       perf_analyzer, a separate process with a lean keep-alive client),
  *   (d) the same sent with node:http's client (as the earlier bench did, for comparison),
  *   (e) JSON tensors,
- * and the same pair (a, c) with onnxruntime's spinning on. Paths are measured in rotating blocks of
+ * and the same pair (a, c) with onnxruntime's spinning off; and the floor, a bare node:http server
+ * answering the same sizes with no work. Paths are measured in rotating blocks of
  * 25 warm calls (the first call of each block is not counted); each figure is the p50 over all blocks,
  * and the overhead is also given as the median over blocks of (HTTP p50 - in-process p50).
  *
@@ -194,7 +195,7 @@ async function main(): Promise<void> {
   const batching = 'dynamic_batching { preferred_batch_size: [ 8, 16 ] max_queue_delay_microseconds: 2000 }';
   const models: Record<string, string> = {
     det: `instance_group [ { count: 1 kind: KIND_CPU } ]`,
-    det_spin: `instance_group [ { count: 1 kind: KIND_CPU } ]\nparameters { key: "session.intra_op.allow_spinning" value: { string_value: "1" } }`,
+    det_nospin: `instance_group [ { count: 1 kind: KIND_CPU } ]\nparameters { key: "session.intra_op.allow_spinning" value: { string_value: "0" } }`,
     det_b: `instance_group [ { count: 1 kind: KIND_CPU } ]\n${batching}`,
     det_i: `instance_group [ { count: ${cores} kind: KIND_CPU } ]`,
     det_i_b: `instance_group [ { count: ${cores} kind: KIND_CPU } ]\n${batching}`,
@@ -209,10 +210,10 @@ async function main(): Promise<void> {
   }
   const server = await startServer({ repository: repo, port: 0, log: createLogger({ level: 'warn' }) });
   // The in-process baselines use the server worker's settings for 'det' (1 instance: all cores,
-  // spinning off, the server's default) and for 'det_spin' (spinning on).
-  const local = await LocalSession.open(model, { intraOpThreads: cores, allowSpinning: false });
-  const localSpin = await LocalSession.open(model, { intraOpThreads: cores, allowSpinning: true });
-  const pool = await SessionPool.open(model, { workers: 1, intraOpThreads: cores, allowSpinning: false });
+  // spinning on, onnxruntime's and the server's default) and for 'det_nospin' (spinning off).
+  const local = await LocalSession.open(model, { intraOpThreads: cores, allowSpinning: true });
+  const localNoSpin = await LocalSession.open(model, { intraOpThreads: cores, allowSpinning: false });
+  const pool = await SessionPool.open(model, { workers: 1, intraOpThreads: cores, allowSpinning: true });
   // The floor of any node:http server: a bare one that reads the same request body and answers with a
   // body as large as the real response, doing nothing else.
   const sample = await new V2Client(server.url, 1).send(
@@ -237,7 +238,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => child.once('message', () => resolve()));
   const load0 = loadavg()[0]!;
   try {
-    type Path = 'local' | 'pool' | 'http' | 'httpNode' | 'httpJson' | 'localSpin' | 'httpSpin' | 'floor';
+    type Path = 'local' | 'pool' | 'http' | 'httpNode' | 'httpJson' | 'localNoSpin' | 'httpNoSpin' | 'floor';
     const lat: Record<Path, number[]> = {
       floor: [],
       local: [],
@@ -245,8 +246,8 @@ async function main(): Promise<void> {
       http: [],
       httpNode: [],
       httpJson: [],
-      localSpin: [],
-      httpSpin: [],
+      localNoSpin: [],
+      httpNoSpin: [],
     };
     const blockP50: Record<Path, number[]> = {
       floor: [],
@@ -255,8 +256,8 @@ async function main(): Promise<void> {
       http: [],
       httpNode: [],
       httpJson: [],
-      localSpin: [],
-      httpSpin: [],
+      localNoSpin: [],
+      httpNoSpin: [],
     };
     const inProcess = async (r: LocalSession | SessionPool): Promise<number[]> => {
       const xs: number[] = [];
@@ -288,7 +289,8 @@ async function main(): Promise<void> {
     // Server-side means per block of the binary HTTP path (from the server's own metrics): request time
     // from arrival to response written, execution time (worker hop included) and queue time.
     const side = { req: [] as number[], comp: [] as number[], queue: [] as number[] };
-    const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 100)); // let spinning threads settle
+    // Between blocks: let the previous path's spinning onnxruntime threads go quiet.
+    const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 60));
     const steps: Array<[Path, () => Promise<number[]>]> = [
       ['local', () => inProcess(local)],
       [
@@ -311,15 +313,15 @@ async function main(): Promise<void> {
       ],
       ['pool', () => inProcess(pool)],
       ['httpNode', () => http('node', 'det', false)],
-      ['localSpin', () => inProcess(localSpin)],
-      ['httpSpin', () => http('raw', 'det_spin', false)],
+      ['localNoSpin', () => inProcess(localNoSpin)],
+      ['httpNoSpin', () => http('raw', 'det_nospin', false)],
       ['floor', () => http('raw', 'det', false, BLOCK, floorUrl)],
     ];
     const BLOCKS = part === 'batching' ? 0 : 8 * rounds;
     for (let b = 0; b < (part === 'batching' ? 0 : BLOCKS + 1); b++) {
       for (const [key, f] of steps) {
         const xs = await f();
-        if (key === 'localSpin' || key === 'httpSpin') await pause();
+        await pause();
         if (b === 0) continue; // warm-up round
         lat[key].push(...xs);
         blockP50[key].push(median(xs));
@@ -342,9 +344,9 @@ async function main(): Promise<void> {
         `model ${model} input [${dims.join(',')}], ${cores} cores; 1 instance x ${cores} intra-op threads; ` +
           `p50 over ${BLOCKS} rotating blocks of ${BLOCK} warm calls per path; load average ${load0.toFixed(2)} at start`,
       );
-      console.log(`  in-process onnxruntime, spinning off (server default)   ${f3(m.local)} ms`);
+      console.log(`  in-process onnxruntime (same settings as the server)    ${f3(m.local)} ms`);
       console.log(
-        `  worker-thread pool (SessionPool), spinning off          ${f3(m.pool)} ms  (+${f3(m.pool - m.local)} ms)`,
+        `  worker-thread pool (SessionPool)                        ${f3(m.pool)} ms  (+${f3(m.pool - m.local)} ms)`,
       );
       console.log(
         `  HTTP v2 binary, load generator in another process       ${f3(m.http)} ms  (+${f3(m.http - m.local)} ms, ${(m.http / m.local).toFixed(3)}x; per-block median +${f3(diff('http', 'local'))} ms)`,
@@ -364,14 +366,14 @@ async function main(): Promise<void> {
       console.log(
         `  inside the server (its metrics, median of block means): request ${f3(median(side.req))} ms = execution incl. worker hop ${f3(median(side.comp))} ms + queue ${f3(median(side.queue))} ms + parse/encode/write ${f3(median(side.req) - median(side.comp) - median(side.queue))} ms; outside (socket, client, HTTP parsing before the handler) ${f3(m.http - median(side.req))} ms`,
       );
-      console.log(`  in-process onnxruntime, spinning on                     ${f3(m.localSpin)} ms`);
+      console.log(`  in-process onnxruntime, spinning off                    ${f3(m.localNoSpin)} ms`);
       console.log(
-        `  HTTP v2 binary, spinning on                             ${f3(m.httpSpin)} ms  (+${f3(m.httpSpin - m.localSpin)} ms vs in-process spinning on; per-block median +${f3(diff('httpSpin', 'localSpin'))} ms)`,
+        `  HTTP v2 binary, server with spinning off               ${f3(m.httpNoSpin)} ms  (+${f3(m.httpNoSpin - m.localNoSpin)} ms vs in-process spinning off; per-block median +${f3(diff('httpNoSpin', 'localNoSpin'))} ms)`,
       );
       const over = m.http - m.local;
       console.log(
         `  overhead target (binary, like-for-like settings): within ${f3(allowed(m.local))} ms -> ${over <= allowed(m.local) ? 'MET' : 'NOT MET'} (+${f3(over)} ms); ` +
-          `against the fastest in-process setting (${f3(Math.min(m.local, m.localSpin))} ms): +${f3(m.http - Math.min(m.local, m.localSpin))} ms`,
+          `against the fastest in-process setting (${f3(Math.min(m.local, m.localNoSpin))} ms): +${f3(m.http - Math.min(m.local, m.localNoSpin))} ms`,
       );
     }
     if (part === 'overhead') return;
@@ -386,7 +388,7 @@ async function main(): Promise<void> {
       }
       return n / ((performance.now() - t0) / 1000);
     };
-    const one = await LocalSession.open(model, { intraOpThreads: 1, allowSpinning: false });
+    const one = await LocalSession.open(model, { intraOpThreads: 1 });
     const eff: Record<string, number[]> = { all1: [], all8: [], one1: [], one8: [] };
     for (let r = 0; r < 2; r++) {
       eff.all1!.push(await imgPerS(local, 1));
@@ -433,7 +435,7 @@ async function main(): Promise<void> {
     child.kill();
     await pool.close();
     await local.close();
-    await localSpin.close();
+    await localNoSpin.close();
     await server.close();
     await new Promise<void>((r) => floorServer.close(() => r()));
     rmSync(repo, { recursive: true, force: true });

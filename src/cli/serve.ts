@@ -65,9 +65,10 @@ export function registerServe(program: Command): void {
       "onnxruntime intra-op threads per instance (default: cores / instances; config.pbtxt's intra_op_thread_count parameter wins)",
     )
     .option(
-      '--onnx-spinning',
-      "let onnxruntime's threads spin between operators: lower latency on an otherwise idle machine, a busy core after every run " +
-        "(default off; config.pbtxt's session.intra_op.allow_spinning parameter wins)",
+      '--no-onnx-spinning',
+      "stop onnxruntime's threads spinning between operators (spinning, the default, gives the lowest latency on a machine the server has " +
+        "to itself but keeps a core busy after every run; turn it off where other work shares the cores). config.pbtxt's " +
+        'session.intra_op.allow_spinning parameter wins',
     )
     .option('--json', 'print the startup summary as JSON')
     .addHelpText(
@@ -75,7 +76,7 @@ export function registerServe(program: Command): void {
       `
 Examples:
   drivegate serve --model-repository packs/detector/triton --port 8000
-  drivegate serve --model-repository packs/detector/triton --intra-op-threads 2 --onnx-spinning
+  drivegate serve --model-repository packs/detector/triton --intra-op-threads 1 --no-onnx-spinning
   curl -s localhost:8000/v2/models/detector | jq .
   curl -s -X POST localhost:8000/v2/models/detector/infer -d @request.json`,
     )
@@ -90,7 +91,7 @@ Examples:
         ...(flags.intraOpThreads !== undefined
           ? { intraOpThreads: intFlag('--intra-op-threads', flags.intraOpThreads, 1, 256) }
           : {}),
-        ...(flags.onnxSpinning === true ? { allowSpinning: true } : {}),
+        ...(flags.onnxSpinning === false ? { allowSpinning: false } : {}),
         log,
       });
       const summary = { url: server.url, models: server.models, warnings: server.warnings };

@@ -152,18 +152,18 @@ test('session settings: config parameters win over server options, which win ove
       `name: "m"\ninstance_group [ { count: ${count} kind: KIND_CPU } ]\n${params}`,
       'config.pbtxt',
     ).config;
-  assert.deepEqual(sessionSettings(cfg(''), {}, 8), { intraOpThreads: 4, allowSpinning: false });
-  assert.deepEqual(sessionSettings(cfg('', 16), {}, 8), { intraOpThreads: 1, allowSpinning: false });
-  assert.deepEqual(sessionSettings(cfg(''), { intraOpThreads: 3, allowSpinning: true }, 8), {
+  assert.deepEqual(sessionSettings(cfg(''), {}, 8), { intraOpThreads: 4, allowSpinning: true });
+  assert.deepEqual(sessionSettings(cfg('', 16), {}, 8), { intraOpThreads: 1, allowSpinning: true });
+  assert.deepEqual(sessionSettings(cfg(''), { intraOpThreads: 3, allowSpinning: false }, 8), {
     intraOpThreads: 3,
-    allowSpinning: true,
+    allowSpinning: false,
   });
   const both =
     'parameters { key: "intra_op_thread_count" value: { string_value: "2" } }\n' +
-    'parameters { key: "session.intra_op.allow_spinning" value: { string_value: "1" } }';
-  assert.deepEqual(sessionSettings(cfg(both), { intraOpThreads: 3, allowSpinning: false }, 8), {
+    'parameters { key: "session.intra_op.allow_spinning" value: { string_value: "0" } }';
+  assert.deepEqual(sessionSettings(cfg(both), { intraOpThreads: 3, allowSpinning: true }, 8), {
     intraOpThreads: 2,
-    allowSpinning: true,
+    allowSpinning: false,
   });
   assert.throws(
     () =>

@@ -48,7 +48,7 @@ export interface LoadOptions {
   queueTimeoutMs?: number;
   /** onnxruntime intra-op threads per instance (default: cores / instances, at least 1). */
   intraOpThreads?: number;
-  /** onnxruntime intra-op spinning in the workers (default: off; config.pbtxt's parameter wins). */
+  /** onnxruntime intra-op spinning in the workers (default: on, onnxruntime's default; config.pbtxt's parameter wins). */
   allowSpinning?: boolean;
   onExecution: (model: string, version: string, batch: number) => void;
 }
@@ -76,7 +76,8 @@ export interface SessionSettings {
 /**
  * The session settings of a model's instances: config.pbtxt parameters `intra_op_thread_count` and
  * `session.intra_op.allow_spinning` win over the server's options, which win over the defaults (cores /
- * instances threads, at least 1; spinning off). A bad parameter value is BAD_INPUT naming the field.
+ * instances threads, at least 1; spinning on, as onnxruntime and Triton have it). A bad parameter value
+ * is BAD_INPUT naming the field.
  */
 export function sessionSettings(
   config: ModelConfig,
@@ -97,7 +98,7 @@ export function sessionSettings(
     }
     intra = Number(t);
   }
-  let allowSpinning = options.allowSpinning ?? false;
+  let allowSpinning = options.allowSpinning ?? true;
   const sp = config.parameters[SPINNING_PARAMETER];
   if (sp !== undefined) {
     if (sp !== '0' && sp !== '1') {

@@ -53,9 +53,10 @@ export interface ServeOptions {
   /** onnxruntime intra-op threads per instance (default: cores / instances). */
   intraOpThreads?: number;
   /**
-   * onnxruntime intra-op spinning in the instances' workers (default off: a spinning thread keeps a core
-   * busy after every run, which the event loop then lacks; config.pbtxt's
-   * `session.intra_op.allow_spinning` parameter wins).
+   * onnxruntime intra-op spinning in the instances' workers (default on, onnxruntime's default: lowest
+   * latency on a machine the server has to itself; turn it off where other work shares the cores, since
+   * a spinning thread keeps a core busy after every run). config.pbtxt's
+   * `session.intra_op.allow_spinning` parameter wins.
    */
   allowSpinning?: boolean;
   /** Logger (default: stderr). */
