@@ -15,7 +15,7 @@
  * options from data/reference/dataset.json's recipe (seed 7, 1200 scenes x 8 frames: minutes).
  *
  *   node --import tsx bench/int8.ts [--world DIR] [--shard 512] [--activation uint8|int8]
- *        [--calibrators minmax,percentile,entropy] [--test-images N] [--json]
+ *        [--calibrators minmax,percentile,entropy] [--test-images N] [--json] [--verbose]
  */
 import {
   copyFileSync,
@@ -46,6 +46,7 @@ function arg(name: string, dflt: string): string {
   return i >= 0 ? (process.argv[i + 1] ?? dflt) : dflt;
 }
 const json = process.argv.includes('--json');
+const verbose = process.argv.includes('--verbose');
 const shardSize = Number(arg('--shard', '512'));
 const activationType = arg('--activation', 'uint8') as ActivationType;
 const calibrators = arg('--calibrators', CALIBRATORS.join(',')).split(',') as CalibratorKind[];
@@ -235,6 +236,11 @@ for (const calibrator of calibrators) {
     calibrator,
     activationType,
     tolerance,
+    ...(verbose
+      ? {
+          log: (m: string) => process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(1)}s ${m}\n`),
+        }
+      : {}),
   });
   const qSeconds = (performance.now() - t0) / 1000;
   const int8Path = join(tmp, `detector-int8-${calibrator}.onnx`);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mulberry32 } from '../core/random.js';
 import {
   HISTOGRAM_BINS,
+  HISTOGRAM_SAMPLES,
   MAX_HISTOGRAM_BINS,
   calibratedAmax,
   emptyStats,
@@ -42,6 +43,18 @@ test('min/max and the |x| histogram cover every value across batches; zeros and 
   assert.equal(h[Math.floor((2 / 3) * HISTOGRAM_BINS)], 1);
 });
 
+test('a batch larger than HISTOGRAM_SAMPLES is histogrammed with a fixed stride; min/max see every value', () => {
+  const data = new Float32Array(HISTOGRAM_SAMPLES * 4).fill(1);
+  data[3] = 7; // not on the stride of 4
+  const s = statsOf(data);
+  assert.equal(s.absMax, 7);
+  assert.equal(s.count, HISTOGRAM_SAMPLES * 4);
+  assert.equal(
+    s.histogram.subarray(0, s.bins).reduce((a, b) => a + b, 0),
+    HISTOGRAM_SAMPLES,
+  );
+});
+
 test('a larger value later adds bins of the same width, and past 4096 bins merges pairs (exact counts)', () => {
   const s = statsOf(new Float32Array([1, 0.5]), new Float32Array([1.5]));
   assert.equal(s.width, 1 / HISTOGRAM_BINS);
@@ -61,7 +74,7 @@ test('a larger value later adds bins of the same width, and past 4096 bins merge
 test('minmax keeps the largest |x|; percentile drops the rare outliers', () => {
   const data = new Float32Array(100_000).map((_, i) => (i % 1000) / 1000);
   data[5] = -50; // one outlier in 100,000
-  const s = statsOf(data);
+  const s = statsOf(...Array.from({ length: 10 }, (_, k) => data.subarray(k * 10_000, (k + 1) * 10_000)));
   assert.equal(calibratedAmax(s, 'minmax'), 50);
   const p = percentileAmax(s, 99.99);
   assert.ok(p < 1.05 && p >= 0.999, `percentile amax ${p}`);

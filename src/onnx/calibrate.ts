@@ -4,7 +4,7 @@
  * and entropy (the clipping threshold that minimises the KL divergence between the clipped FP32
  * distribution and its 128-level quantized version, as TensorRT's EntropyCalibration2 describes it).
  * Statistics come from one pass over the calibration set: a running min/max per tensor and a
- * histogram of non-zero |x| whose bin width is set by the first batch (its max over 2048 bins); a
+ * histogram of non-zero |x| (at most 65,536 strided samples per batch) whose bin width is set by the first batch (its max over 2048 bins); a
  * later, larger value adds bins of the same width, and past MAX_HISTOGRAM_BINS adjacent pairs merge
  * (the width doubles), so a histogram always has between 2048 and 4096 bins of exact counts. The
  * result depends on the batch order, deterministically. See docs/int8.md. */
@@ -32,7 +32,7 @@ export interface TensorStats {
   absMax: number;
   /** Element count seen (NaN included). */
   count: number;
-  /** Exact zeros seen (kept out of the histogram). */
+  /** Exact zeros among the histogram's samples (kept out of the histogram). */
   zeros: number;
   /** Bin width of the histogram (0 until a non-zero value is seen). */
   width: number;
@@ -79,28 +79,39 @@ function cover(s: TensorStats, m: number): void {
   s.bins = Math.max(s.bins, need);
 }
 
-/** Folds one batch of a tensor into its statistics (min/max, zeros, histogram of |x|). NaN is ignored. */
+/**
+ * Most values of one batch of one tensor that go into the histogram: a larger batch is sampled
+ * with a fixed stride (min/max always see every value). 64 batches give ≥ 4 M samples per tensor.
+ */
+export const HISTOGRAM_SAMPLES = 65536;
+
+/**
+ * Folds one batch of a tensor into its statistics: min/max over every value; zeros and the
+ * histogram of |x| over every `ceil(n / HISTOGRAM_SAMPLES)`-th value (all of them up to 65,536).
+ * NaN is ignored.
+ */
 export function observe(s: TensorStats, data: Float32Array): void {
-  let mn = s.min;
-  let mx = s.max;
-  let bm = 0;
-  for (let i = 0; i < data.length; i++) {
+  const n = data.length;
+  let mn = Infinity;
+  let mx = -Infinity;
+  for (let i = 0; i < n; i++) {
     const v = data[i] as number;
     if (v < mn) mn = v;
     if (v > mx) mx = v;
-    const a = v < 0 ? -v : v;
-    if (a > bm) bm = a;
   }
-  s.min = mn;
-  s.max = mx;
+  s.count += n;
+  if (mn === Infinity) return; // empty, or nothing but NaN
+  s.min = Math.min(s.min, mn);
+  s.max = Math.max(s.max, mx);
+  const bm = Math.max(-mn, mx);
   s.absMax = Math.max(s.absMax, bm);
-  s.count += data.length;
   cover(s, bm);
+  const stride = Math.max(1, Math.ceil(n / HISTOGRAM_SAMPLES));
   const h = s.histogram;
   const inv = s.width > 0 ? 1 / s.width : 0;
   const last = s.bins - 1;
   let zeros = 0;
-  for (let i = 0; i < data.length; i++) {
+  for (let i = 0; i < n; i += stride) {
     const v = data[i] as number;
     const a = v < 0 ? -v : v;
     if (a === 0) {

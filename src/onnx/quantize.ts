@@ -366,6 +366,7 @@ export async function quantizeInt8(opts: QuantizeInt8Options): Promise<QuantizeI
   try {
     log(`int8: collecting activation statistics on ${opts.calibration.length} batches`);
     const stats = await collectStats(sessions, model, analysis, opts.calibration, opts.file);
+    log(`int8: statistics of ${analysis.activations.length} activations done`);
     const evaluation = opts.evaluation ?? evenlySpaced(opts.calibration, 8);
     const ref = await sessions.load(opts.model);
     const reference: TensorMap[] = [];
@@ -411,6 +412,7 @@ export async function quantizeInt8(opts: QuantizeInt8Options): Promise<QuantizeI
         score: toleranceScore(dev, opts.tolerance),
       });
     }
+    if (needSensitivity) log(`int8: sensitivity of ${candidates.length} layers measured`);
     const order = sensitivity.map((s, i) => ({ s, i })).sort((a, b) => b.s.score - a.s.score || a.i - b.i);
     sensitivity.splice(0, sensitivity.length, ...order.map((o) => o.s));
 
