@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type ort from 'onnxruntime-node';
-import { badInput } from '../core/errors.js';
+import { DrivegateError, badInput } from '../core/errors.js';
 import { openOrtSession, runOrtSession } from '../runtime/ort.js';
 import type { TensorMap } from '../runtime/tensor.js';
 import {
@@ -374,7 +374,17 @@ export async function quantizeInt8(opts: QuantizeInt8Options): Promise<QuantizeI
     await sessions.release(ref.session);
 
     const measure = async (bytes: Buffer): Promise<Record<string, OutputDeviation>> => {
-      const s = await sessions.load(bytes);
+      let s: Awaited<ReturnType<Sessions['load']>>;
+      try {
+        s = await sessions.load(bytes);
+      } catch (err) {
+        // The FP32 model loaded, so a QDQ rewrite onnxruntime refuses is a bug here, not bad input.
+        throw new DrivegateError('INTERNAL', 'onnxruntime refused the int8 QDQ model', {
+          file: opts.file,
+          cause: err,
+          found: err instanceof Error ? err.message : String(err),
+        });
+      }
       const got: TensorMap[] = [];
       for (const b of evaluation) got.push(await runOrtSession(s.session, s.path, copyFeeds(b)));
       await sessions.release(s.session);
