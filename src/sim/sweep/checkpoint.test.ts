@@ -12,19 +12,18 @@ function entry(k: number): Parameters<Checkpoint['append']>[0] {
   return { run_id: r.runId, role: r.role, k, result: { ...r.result, frames: [] } };
 }
 
-test('resume keeps every complete line, cuts a partial last line, and appends after it', () => {
+test('resume keeps every complete line, cuts a partial last line, and appends after it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dg-cp-'));
   try {
     const path = join(dir, CHECKPOINT_FILE);
     const a = Checkpoint.open(path, { seeds: 2 }, false);
-    a.append(entry(0));
-    a.append(entry(1));
+    await Promise.all([a.append(entry(0)), a.append(entry(1))]);
     a.close();
     appendFileSync(path, '{"run_id":"candidate:CCRs/x#2","ro'); // a crash mid-write
     const b = Checkpoint.open(path, { seeds: 2 }, true);
     assert.deepEqual([...b.done.keys()], [entry(0).run_id, entry(1).run_id]);
     assert.equal(b.done.get(entry(1).run_id)?.result.frames, undefined, 'frames are never recorded');
-    b.append(entry(2));
+    await b.append(entry(2));
     b.close();
     const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
     assert.equal(lines.length, 4);

@@ -1,11 +1,15 @@
 /**
  * The sweep checkpoint: an append-only JSON-lines file in the output folder. The first line names
  * the sweep (a digest of everything that decides its results: models, scenario variants, seeds,
- * engine options); each further line is one finished run, written and fsynced before the next run is
- * counted as done. A process killed mid-write leaves at most a partial last line, which resume cuts
+ * engine options); each further line is one finished run, counted as done only once it is written and
+ * fsynced. Runs that finish together share one write and one fsync (group commit), off the main
+ * thread, so many fast workers are not serialized on the disk. A process killed mid-write leaves at most a partial last line, which resume cuts
  * off; every complete line is kept, so a resumed sweep neither redoes nor loses a finished run.
  */
+import { promisify } from 'node:util';
 import {
+  fsync,
+  write,
   closeSync,
   existsSync,
   fsyncSync,
@@ -115,12 +119,38 @@ export class Checkpoint {
     return new Checkpoint(path, fd, done);
   }
 
-  /** Appends one finished run and fsyncs it (frames are dropped). */
-  append(entry: CheckpointEntry): void {
+  private pending: Array<{ line: string; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private flushing = false;
+
+  /**
+   * Appends one finished run (frames are dropped); resolves once it is on disk (written and fsynced,
+   * together with any other runs that finished meanwhile).
+   */
+  append(entry: CheckpointEntry): Promise<void> {
     const { frames: _frames, ...result } = entry.result;
     void _frames;
-    writeAll(this.fd, JSON.stringify({ ...entry, result }) + '\n');
-    fsyncSync(this.fd);
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ line: JSON.stringify({ ...entry, result }) + '\n', resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        const buf = Buffer.from(batch.map((b) => b.line).join(''));
+        let off = 0;
+        while (off < buf.length) off += await writeAsync(this.fd, buf, off, buf.length - off);
+        await fsyncAsync(this.fd);
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.flushing = false;
   }
 
   /** Closes the file. */
@@ -129,6 +159,17 @@ export class Checkpoint {
     this.fd = -1;
   }
 }
+
+const writeAsync = promisify(
+  (
+    fd: number,
+    buf: Buffer,
+    off: number,
+    len: number,
+    cb: (err: NodeJS.ErrnoException | null, n: number) => void,
+  ) => write(fd, buf, off, len, null, cb),
+);
+const fsyncAsync = promisify(fsync);
 
 function writeAll(fd: number, text: string): void {
   const buf = Buffer.from(text);

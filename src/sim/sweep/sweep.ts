@@ -222,22 +222,28 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     let next = 0;
     let failed: unknown = null;
     let done = resumed;
+    // A run counts as done once its checkpoint line is on disk; the worker moves on meanwhile.
+    const writes: Promise<void>[] = [];
     const lane = async (): Promise<void> => {
       while (failed === null && next < jobs.length) {
         const j = jobs[next++]!;
         try {
           const r = await pool!.run({ variant: j.variant, options: optionsOf(j, false) });
-          checkpoint.append({ run_id: j.runId, role: j.role, k: j.k, result: r });
-          results.set(j.runId, r);
-          simS += r.simS;
-          done++;
-          o.onProgress?.(done, all.length, toRun(j, r));
+          writes.push(
+            checkpoint.append({ run_id: j.runId, role: j.role, k: j.k, result: r }).then(() => {
+              results.set(j.runId, r);
+              simS += r.simS;
+              done++;
+              o.onProgress?.(done, all.length, toRun(j, r));
+            }),
+          );
         } catch (err) {
           failed ??= err;
         }
       }
     };
     if (jobs.length > 0) await Promise.all(Array.from({ length: pool!.size }, lane));
+    await Promise.all(writes);
     if (failed !== null) throw failed;
     const runWallS = (performance.now() - tRun) / 1000;
     checkpoint.close();
@@ -287,6 +293,11 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
         while (at < failing.length) {
           const { j, m } = failing[at++]!;
           const r = await pool!.run({ variant: j.variant, options: optionsOf(j, true) });
+          if (digestOf(r.metrics) !== digestOf(m)) {
+            o.onNote?.(
+              `warning: ${j.runId} recorded for its clip did not repeat its metrics (the engine is not deterministic here)`,
+            );
+          }
           const gif = clipGif(r.frames ?? [], j.variant.scenario.road, j.variant.scenario.ego);
           if (gif === null) continue;
           clips.push({
