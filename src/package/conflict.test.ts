@@ -24,7 +24,13 @@ test('sealing a different pack under an existing task/version is CONFLICT and mo
     const recipe = writeFastRecipe(home);
     const first = await runner.run(
       packageWorkflow(store),
-      await preparePackage({ model: referenceDetectorPath(), recipe, out: join(home, 'a'), packsDir: home }),
+      await preparePackage({
+        model: referenceDetectorPath(),
+        recipe,
+        out: join(home, 'a'),
+        packsDir: home,
+        worldsDir: join(home, 'worlds'),
+      }),
     );
     const sealed = first.steps.find((s) => s.name === 'seal')?.result as SealResult;
     assert.equal(await store.getRef('models/detection/1.0.0/manifest.json'), sealed.digest);
@@ -37,6 +43,7 @@ test('sealing a different pack under an existing task/version is CONFLICT and mo
       recipe: other,
       out: join(home, 'b'),
       packsDir: home,
+      worldsDir: join(home, 'worlds'),
     });
     await assert.rejects(
       runner.run(packageWorkflow(store), args),

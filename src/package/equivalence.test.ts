@@ -49,12 +49,18 @@ test('detection drift matches same-class boxes greedily by IoU and reports IoU d
   assert.equal(new DriftStats(0.3, 0.5).result().recall, 1, 'nothing to find: recall 1');
 });
 
-test('bounds: per-head max_abs (with a default), drift and recall; a failed bound says which', () => {
+test('bounds: per-head max_abs on images and on random inputs (with a default), drift and recall; a failed bound says which', () => {
   const heads = {
     wh: { elements: 1, max_abs: 0.4, mean_abs: 0, max_rel: 0, mean_rel: 0 },
     heatmap: { elements: 1, max_abs: 0.03, mean_abs: 0, max_rel: 0, mean_rel: 0 },
   };
-  const b: Bounds = { max_abs: { '*': 0.02, wh: 0.5 }, iou_drift: 0.005, score_drift: 0.01, min_recall: 0.9 };
+  const b: Bounds = {
+    max_abs: { '*': 0.02, wh: 0.5 },
+    random_max_abs: { '*': 0.05, wh: 0.3 },
+    iou_drift: 0.005,
+    score_drift: 0.01,
+    min_recall: 0.9,
+  };
   const detection = {
     images: 1,
     reference_detections: 10,
@@ -66,12 +72,14 @@ test('bounds: per-head max_abs (with a default), drift and recall; a failed boun
     score_drift_mean: 0.001,
     score_drift_max: 0.002,
   };
-  const checks = checkVariant(heads, { heads: {}, detection }, b);
+  const checks = checkVariant(heads, { heads, detection }, b);
   assert.deepEqual(
     checks.map((c) => [c.name, c.ok]),
     [
-      ['max_abs.heatmap', false],
-      ['max_abs.wh', true],
+      ['random.max_abs.heatmap', true],
+      ['random.max_abs.wh', false],
+      ['images.max_abs.heatmap', false],
+      ['images.max_abs.wh', true],
       ['iou_drift', false],
       ['score_drift', true],
       ['recall', true],
@@ -79,7 +87,7 @@ test('bounds: per-head max_abs (with a default), drift and recall; a failed boun
   );
   assert.deepEqual(
     checkVariant(heads, null, b).map((c) => c.name),
-    ['max_abs.heatmap', 'max_abs.wh'],
-    'no images: no detection bounds',
+    ['random.max_abs.heatmap', 'random.max_abs.wh'],
+    'no images: no image or detection bounds',
   );
 });

@@ -66,8 +66,11 @@ export function boundsFor(recipe: Recipe, precision: 'fp32' | 'fp16' | 'int8'): 
   const d = DEFAULT_TOLERANCES[precision];
   const t = recipe.tolerances[precision];
   const m = t?.max_abs ?? d.max_abs;
+  const asMap = (x: number | Record<string, number>): Record<string, number> =>
+    typeof x === 'number' ? { '*': x } : { '*': d.max_abs, ...x };
   return {
-    max_abs: typeof m === 'number' ? { '*': m } : { '*': d.max_abs, ...m },
+    max_abs: asMap(m),
+    random_max_abs: asMap(t?.random_max_abs ?? m),
     iou_drift: t?.iou_drift ?? d.iou_drift,
     score_drift: t?.score_drift ?? d.score_drift,
     min_recall: t?.min_recall ?? d.min_recall,
@@ -389,7 +392,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
       },
       {
         name: 'model-repository',
-        version: 2,
+        version: 3,
         inputs: (v) => ({
           files: {
             ...modelInputs(v.args).files,
@@ -420,9 +423,31 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
             models.push({ precision: 'int8', file: int8 });
           }
           const out: Array<Record<string, unknown>> = [];
+          const coverage: Record<string, CoverageReport> = {};
           for (const m of models) {
             const name = variantModelName(recipe.model.name, m.precision);
-            const config = { ...tritonConfig(await readModel(m.file), recipe, m.file), name };
+            const info = await readModel(m.file);
+            // The variant itself (Casts, Q/DQ nodes) against the tables of the targets of its precision.
+            for (const t of recipe.targets.filter((x) => KNOWN_TARGETS[x]?.precision === m.precision)) {
+              const table = KNOWN_TARGETS[t]?.table === 'trt-8.6' ? TRT_86 : ORT_CPU_OPSET17;
+              const rep = checkCoverage(info, table);
+              const bad = rep.uncovered[0];
+              if (bad !== undefined) {
+                throw new DrivegateError(
+                  'INTERNAL',
+                  `the ${m.precision} variant has an op target ${t} lacks`,
+                  {
+                    file: m.file,
+                    record: bad.node,
+                    field: `graph.node[${bad.index}]`,
+                    expected: `an op in ${rep.table}`,
+                    found: bad.reason,
+                  },
+                );
+              }
+              coverage[`${t}`] = rep;
+            }
+            const config = { ...tritonConfig(info, recipe, m.file), name };
             const dir = join(ctx.out('model_repository/'), name);
             await mkdir(join(dir, '1'), { recursive: true });
             await writeFile(join(dir, 'config.pbtxt'), writeModelConfig(config));
@@ -444,6 +469,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
             ...first,
             models: out,
             layout: 'one Triton model per CPU variant: <name>, <name>_fp16, <name>_int8',
+            variant_coverage: coverage,
           };
         },
       },
