@@ -25,6 +25,12 @@ export interface ControllerParams {
   /** Partial and full AEB deceleration, m/s^2. */
   partialDecel: number;
   fullDecel: number;
+  /**
+   * Partial braking is raised to `neededFactor` x the deceleration needed to stop `stopMargin`
+   * metres short of the object when the partial level would not suffice (m, factor).
+   */
+  stopMargin: number;
+  neededFactor: number;
   /** Jerk limits: comfort (ACC) and emergency (AEB), m/s^3. */
   comfortJerk: number;
   emergencyJerk: number;
@@ -55,6 +61,8 @@ export const DEFAULT_CONTROLLER: ControllerParams = {
   fullTtc: 0.9,
   partialDecel: 4,
   fullDecel: 9.5,
+  stopMargin: 1,
+  neededFactor: 1.2,
   comfortJerk: 2.5,
   emergencyJerk: 50,
   pathMargin: 0.25,
@@ -118,7 +126,8 @@ export function assess(o: PerceivedObject, ego: EgoView, p: ControllerParams): A
   const closing = ego.speed - o.vx;
   const ttc = gap <= 0 ? 0 : closing > 0.1 ? gap / closing : Infinity;
   const horizon = Math.min(Number.isFinite(ttc) ? ttc : p.predictionHorizon, p.predictionHorizon);
-  const yThen = o.y + o.vy * horizon;
+  // predict sideways only on a lateral velocity the track is consistent about
+  const yThen = o.lateralConsistent ? o.y + o.vy * horizon : o.y;
   const still = Math.abs(o.vy) < 0.3;
   const pathHalf = ego.halfWidth + p.pathMargin;
   const inSwept = (y: number): boolean => y + o.halfWidth > -pathHalf && y - o.halfWidth < pathHalf;
@@ -193,6 +202,12 @@ export class Controller {
     // the path, stopped closing, or TTC above the FCW threshold) for `releaseS` while the ego is
     // still above `releaseMinSpeed`; below it, brake to a standstill and hold.
     const critical = closing && ttc <= p.fcwTtc;
+    // the deceleration needed to stop short of the object (relative motion, `stopMargin` to spare):
+    // partial braking is raised to it (x `neededFactor`) when 4 m/s^2 would not suffice
+    const needed =
+      threat !== null && closing
+        ? (threat.closing * threat.closing) / (2 * Math.max(threat.gap - p.stopMargin, 0.1))
+        : 0;
     if (closing && ttc < p.fullTtc) this.stage = 2;
     else if (closing && ttc < p.partialTtc && this.stage < 1) this.stage = 1;
     if (this.stage > 0) {
@@ -208,8 +223,9 @@ export class Controller {
     let jerkUp = p.comfortJerk * 2;
     let jerkDown = p.comfortJerk;
     if (this.stage === 1) {
-      accel = Math.min(acc, -p.partialDecel);
-      mode = 'aeb-partial';
+      const decel = Math.min(p.fullDecel, Math.max(p.partialDecel, p.neededFactor * needed));
+      accel = Math.min(acc, -decel);
+      mode = decel >= p.fullDecel ? 'aeb-full' : 'aeb-partial';
     } else if (this.stage === 2) {
       accel = Math.min(acc, -p.fullDecel);
       mode = 'aeb-full';

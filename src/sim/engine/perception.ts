@@ -32,11 +32,20 @@ export interface PerceivedObject {
   speedSigma: number;
   /** True once the object has been seen moving (speed > MOVING_SPEED): ACC follows only such leads. */
   seenMoving: boolean;
+  /**
+   * True when the lateral velocity can be trusted for predicting the object into the ego path:
+   * its lateral measurements fit the constant-velocity filter (averaged normalised innovation
+   * squared below the chi-square 99 % bound). Ground truth: always.
+   */
+  lateralConsistent: boolean;
   /** Image box, pixels (model mode; ground truth: the projected box), or null. */
   box: Box | null;
 }
 
 const NEAR = 0.05;
+
+/** Chi-square bound, 1 degree of freedom, 99 %. */
+const CHI2_1DOF_99 = 6.63;
 
 /** Speed above which an object counts as moving for ACC lead selection, m/s. */
 export const MOVING_SPEED = 2;
@@ -164,6 +173,7 @@ export function groundTruthObjects(
       vy: vel.vy,
       speedSigma: 0,
       seenMoving: moved[b.index] === 1,
+      lateralConsistent: true,
       box,
     });
   }
@@ -293,11 +303,15 @@ class Kf1 {
     this.pvv = pvv;
   }
 
+  /** Exponential average of the normalised innovation squared (1 for a consistent filter). */
+  nis = 1;
+
   update(z: number, r: number): void {
     const s = this.ppp + r;
     const kp = this.ppp / s;
     const kv = this.ppv / s;
     const y = z - this.p;
+    this.nis = 0.6 * this.nis + 0.4 * ((y * y) / s);
     this.p += kp * y;
     this.v += kv * y;
     const ppp = (1 - kp) * this.ppp;
@@ -465,6 +479,7 @@ export class Tracker {
         vy: t.lat.v,
         speedSigma: Math.sqrt(Math.max(0, t.lon.pvv)),
         seenMoving: t.seenMoving,
+        lateralConsistent: t.lat.nis <= CHI2_1DOF_99,
         box: t.box,
       }));
   }
