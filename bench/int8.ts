@@ -2,8 +2,8 @@
  * Benchmark: static INT8 quantization of the reference detector (models/detector-v1.1.0.onnx).
  *
  * 1. Calibration shard: 512 images of the reference world's train split, balanced per
- *    weather x time_of_day (equal counts per stratum, seeded shuffle inside each stratum), batches
- *    of 8. The deviation from FP32 is measured on 64 held-out val images.
+ *    weather x time_of_day by the packaging workflow's shard selection (equal counts per stratum,
+ *    seeded shuffle inside each stratum), batches of 8. The deviation from FP32 is measured on 64 held-out val images.
  * 2. For each calibrator (minmax, percentile, entropy): `quantizeInt8` (with sensitivity fallback),
  *    then detection on golden_test with the FP32 and the INT8 model and COCO bbox mAP of both.
  * 3. CPU latency (onnxruntime-node, default threads, in-process) of FP32 vs INT8 at batch 1 and 8,
@@ -29,9 +29,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/core/paths.js';
-import { mulberry32 } from '../src/core/random.js';
 import { evaluateCocoFiles } from '../src/eval/metrics/coco/index.js';
 import { CALIBRATORS, quantizeInt8, type ActivationType, type CalibratorKind } from '../src/onnx/index.js';
+import { parseManifest, selectShard } from '../src/package/shard.js';
 import { loadInferenceConfig } from '../src/runtime/config.js';
 import { runDetect } from '../src/runtime/detect.js';
 import { preprocessBatch, readPngFile } from '../src/runtime/preprocess.js';
@@ -92,34 +92,22 @@ async function worldDir(): Promise<string> {
   return out;
 }
 
-function readManifest(file: string): Rec[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Rec);
-}
-
-/** `n` records balanced over weather x time_of_day: seeded shuffle per stratum, then round-robin. */
-function balanced(records: Rec[], n: number, seed: number): Rec[] {
-  const strata = new Map<string, Rec[]>();
-  for (const r of records) {
-    const k = `${r.weather}/${r.time_of_day}`;
-    strata.set(k, [...(strata.get(k) ?? []), r]);
-  }
-  const rand = mulberry32(seed);
-  const lists = [...strata.keys()].sort().map((k) => {
-    const l = [...(strata.get(k) as Rec[])];
-    for (let i = l.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [l[i], l[j]] = [l[j] as Rec, l[i] as Rec];
-    }
-    return l;
+/**
+ * `n` records balanced over weather x time_of_day with the packaging workflow's own shard selection
+ * (src/package/shard.ts: equal counts per stratum, seeded shuffle inside each).
+ */
+function balanced(dir: string, manifest: string, n: number, seed: number): Rec[] {
+  const file = join(dir, manifest);
+  const shard = selectShard(parseManifest(readFileSync(file, 'utf8'), file), {
+    count: n,
+    balance: ['weather', 'time_of_day'],
+    seed,
+    manifest: file,
   });
-  const out: Rec[] = [];
-  for (let round = 0; out.length < n && lists.some((l) => l.length > round); round++) {
-    for (const l of lists) if (out.length < n && round < l.length) out.push(l[round] as Rec);
-  }
-  return out;
+  return shard.images.map((img) => {
+    const [weather, time] = img.stratum.split(',').map((kv) => kv.split('=')[1] ?? '');
+    return { image: img.image, weather: weather ?? '', time_of_day: time ?? '' };
+  });
 }
 
 function batches(dir: string, recs: Rec[], size: number): TensorMap[] {
@@ -208,14 +196,13 @@ async function latency(a: string, b: string, batch: number): Promise<{ a: number
 }
 
 const dir = await worldDir();
-const train = readManifest(join(dir, 'golden_train.manifest'));
-const shard = balanced(train, shardSize, 1);
+const shard = balanced(dir, 'golden_train.manifest', shardSize, 1);
 const strata = new Set(shard.map((r) => `${r.weather}/${r.time_of_day}`));
 say(
   `calibration shard: ${shard.length} train images over ${strata.size} weather x time_of_day strata (batches of 8)`,
 );
 const calibration = batches(dir, shard, 8);
-const evaluation = batches(dir, balanced(readManifest(join(dir, 'golden_val.manifest')), 64, 2), 8);
+const evaluation = batches(dir, balanced(dir, 'golden_val.manifest', 64, 2), 8);
 
 const test = testSet(dir);
 const fp32 = await mapOf(modelPath, test, 'fp32');
