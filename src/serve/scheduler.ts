@@ -50,6 +50,8 @@ const nowMs = (): number => performance.now();
 export class Scheduler {
   private readonly queue: Pending[] = [];
   private inflight = 0;
+  /** Requests in the executions in flight. */
+  private inflightRequests = 0;
   private delayTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -108,48 +110,71 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Starts executions while an instance is free. Without batching each request runs alone. With
+   * batching, a request is held for more (up to max_queue_delay) only while there are more requests
+   * outstanding (queued + executing) than instances: then some would wait for an instance anyway and
+   * merging them is the gain. With an instance free for every outstanding request, holding would only
+   * add latency and pile the work onto one instance while the others idle, so the queue goes out at
+   * once, spread over the idle instances (each batch at most ceil(queued / idle) samples).
+   */
   private pump(): void {
+    const b = this.opts.batching;
     while (this.inflight < this.opts.instances && this.queue.length > 0) {
-      const b = this.opts.batching;
       if (b === undefined || this.opts.maxBatchSize <= 0) {
         this.execute([this.queue.shift()!]);
         continue;
       }
-      const max = this.opts.maxBatchSize;
-      const preferred = b.preferredBatchSize.filter((s) => s <= max);
-      const target = preferred.length > 0 ? Math.max(...preferred) : max;
+      const idle = this.opts.instances - this.inflight;
       const head = this.queue[0]!;
-      const picked: Pending[] = [];
-      let total = 0;
-      for (const p of this.queue) {
-        if (p.key === head.key && total + p.batch <= target) {
-          picked.push(p);
-          total += p.batch;
-          if (total === target) break;
-        }
-      }
-      if (picked.length === 0) picked.push(head); // a request larger than the target runs alone
+      let sameKey = 0;
+      for (const p of this.queue) if (p.key === head.key) sameKey += p.batch;
+      const target = this.target;
       const waitedMs = nowMs() - head.enqueuedMs;
       const delayMs = b.maxQueueDelayMicroseconds / 1000;
-      if (total < target && waitedMs < delayMs) {
+      const pressure = this.queue.length + this.inflightRequests > this.opts.instances;
+      if (sameKey < target && pressure && waitedMs < delayMs) {
         if (this.delayTimer === undefined) {
           this.delayTimer = setTimeout(
             () => {
               this.delayTimer = undefined;
-              this.pump();
+              if (!this.closed) this.pump();
             },
             Math.max(0, delayMs - waitedMs),
           );
         }
         return;
       }
-      for (const p of picked) this.queue.splice(this.queue.indexOf(p), 1);
+      const limit = Math.min(target, Math.max(1, Math.ceil(sameKey / idle)));
+      const picked: Pending[] = [];
+      let total = 0;
+      for (let i = 0; i < this.queue.length && total < limit;) {
+        const p = this.queue[i]!;
+        if (p.key === head.key && (picked.length === 0 || total + p.batch <= limit)) {
+          // The head always goes, even when it alone is larger than the limit.
+          picked.push(p);
+          total += p.batch;
+          this.queue.splice(i, 1);
+        } else i++;
+      }
       this.execute(picked);
     }
+    if (this.queue.length === 0 && this.delayTimer !== undefined) {
+      clearTimeout(this.delayTimer);
+      this.delayTimer = undefined;
+    }
+  }
+
+  /** The batch size batching aims at: the largest preferred size within max_batch_size, else max_batch_size. */
+  private get target(): number {
+    const max = this.opts.maxBatchSize;
+    const preferred = (this.opts.batching?.preferredBatchSize ?? []).filter((s) => s <= max);
+    return preferred.length > 0 ? Math.max(...preferred) : max;
   }
 
   private execute(group: Pending[]): void {
     this.inflight++;
+    this.inflightRequests += group.length;
     for (const p of group) if (p.timer !== undefined) clearTimeout(p.timer);
     const start = nowMs();
     const total = group.reduce((a, p) => a + p.batch, 0);
@@ -178,18 +203,19 @@ export class Scheduler {
         } catch (err) {
           for (const p of group) p.reject(err as Error);
         }
-        this.done();
+        this.done(group.length);
       },
       (err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err));
         for (const p of group) p.reject(e);
-        this.done();
+        this.done(group.length);
       },
     );
   }
 
-  private done(): void {
+  private done(requests: number): void {
     this.inflight--;
+    this.inflightRequests -= requests;
     if (!this.closed) this.pump();
   }
 }

@@ -108,7 +108,9 @@ test('keeps answering /v2/health/live while a long inference runs', async () => 
 });
 
 test('dynamic batching merges concurrent requests into fewer executions with correct results', async () => {
-  const n = 40;
+  // Large enough that the requests arrive while the first one runs (batching holds requests only
+  // while more are outstanding than instances).
+  const n = 300;
   const local = await LocalSession.open(runtimeTestModel('busy'));
   try {
     const [rb, rs] = await Promise.all([
@@ -150,8 +152,9 @@ test('dynamic batching merges concurrent requests into fewer executions with cor
     metricValue(text, name, { model, version: '1' }) ?? Number.NaN;
   assert.equal(m('nv_inference_request_success', 'batched'), 8);
   assert.equal(m('nv_inference_count', 'batched'), 8);
-  // 8 requests inside the 200 ms window: one execution (two if the window closed between arrivals).
-  assert.ok(m('nv_inference_exec_count', 'batched') <= 2, text);
+  // 8 requests on one instance: the first finds it free with nothing else outstanding and runs at once,
+  // those that arrive while it runs merge (within the 200 ms window).
+  assert.ok(m('nv_inference_exec_count', 'batched') <= 3, text);
   // Without dynamic batching every request is its own execution.
   assert.equal(m('nv_inference_exec_count', 'single'), m('nv_inference_request_success', 'single'));
   assert.equal(m('nv_inference_request_success', 'single'), 9);
