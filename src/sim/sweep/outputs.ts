@@ -49,6 +49,8 @@ export interface SweepOutputs {
     seeds: number;
     workers: number;
     sweep: string;
+    /** Digest of the engine's code the runs were made with. */
+    engine: string;
     wall_s: number;
     executed: number;
     resumed: number;

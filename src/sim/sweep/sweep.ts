@@ -5,9 +5,11 @@
  * outputs. Inputs are all checked before anything is written: a bad model, scenario folder, filter
  * or gate leaves the output folder untouched.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
-import { digestOf } from '../../core/digest.js';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { digestOf, sha256 } from '../../core/digest.js';
 import { DrivegateError } from '../../core/errors.js';
 import type { GatePolicy, GateVerdict, Waiver } from '../../eval/gates/index.js';
 import { applyFilter, loadVariants, parseFilter } from '../openscenario/index.js';
@@ -158,6 +160,18 @@ export function checkGateApplies(
   }
 }
 
+/**
+ * A digest of the engine's code (its module files, tests excluded), so that a sweep resumed after the
+ * engine changed is refused instead of mixing results of two engines.
+ */
+export function engineDigest(): string {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'engine');
+  const files = readdirSync(dir)
+    .filter((f) => /\.(ts|js)$/.test(f) && !/\.test\.(ts|js)$/.test(f) && !f.endsWith('.d.ts'))
+    .sort();
+  return digestOf(files.map((f) => [f, sha256(readFileSync(join(dir, f)))]));
+}
+
 /** The identity of a sweep: what decides its results (the checkpoint refuses to mix two). */
 function sweepIdentity(o: SweepOptions, variants: readonly ScenarioVariant[]): Record<string, unknown> {
   const side = (p: ResolvedPerception | null): unknown =>
@@ -165,6 +179,7 @@ function sweepIdentity(o: SweepOptions, variants: readonly ScenarioVariant[]): R
   return {
     candidate: side(o.candidate),
     baseline: side(o.baseline),
+    engine: engineDigest(),
     seeds: o.seeds,
     dt: o.dt ?? null,
     perception_hz: o.perceptionHz ?? null,
@@ -322,6 +337,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       seeds: o.seeds,
       workers,
       sweep,
+      engine: String(identity['engine']),
       wall_s: wallS,
       executed: jobs.length,
       resumed,
