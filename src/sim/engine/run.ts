@@ -305,13 +305,19 @@ export async function simulateRun(
       if (!ahead) continue;
       const inLane = ext.yMax > f.laneRight - f.ry && ext.yMin < f.laneLeft - f.ry;
       if (inLane && st.firstInPath === null && ext.xMin - f.front < 120) st.firstInPath = time;
-      const inPath = ext.yMax > -f.halfWidth - PATH_MARGIN && ext.yMin < f.halfWidth + PATH_MARGIN;
-      if (!inPath) continue;
+      const half = f.halfWidth + PATH_MARGIN;
+      const inPath = ext.yMax > -half && ext.yMin < half;
       const gap = Math.max(0, ext.xMin - f.front);
-      const closing = ego.v * Math.cos(0) - b.v * Math.cos(b.h - ego.h);
+      const closing = ego.v - b.v * Math.cos(b.h - ego.h);
       const ttc = closing > 0.01 ? gap / closing : Infinity;
-      if (ttc < minTtc) minTtc = ttc;
-      if (ttc <= THREAT_TTC || gap < 2) threatNow = true;
+      if (inPath) {
+        if (ttc < minTtc) minTtc = ttc;
+        if (ttc <= THREAT_TTC || gap < 2) threatNow = true;
+      } else if (ttc <= THREAT_TTC) {
+        // a real threat too: an actor that will be in the path when the ego gets there
+        const dy = b.v * Math.sin(b.h - ego.h) * ttc;
+        if (ext.yMax + dy > -half && ext.yMin + dy < half) threatNow = true;
+      }
     }
     if (decel > HARD_BRAKE) {
       if (!inBrake) {
