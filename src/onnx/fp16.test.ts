@@ -93,7 +93,7 @@ test(
       python,
       [
         '-c',
-        'import sys, numpy as np; a = np.frombuffer(sys.stdin.buffer.read(), dtype="<f4"); ' +
+        'import sys, warnings, numpy as np; warnings.simplefilter("ignore"); a = np.frombuffer(sys.stdin.buffer.read(), dtype="<f4"); ' +
           'print(",".join(str(int(x)) for x in a.astype(np.float16).view(np.uint16)))',
       ],
       { input: Buffer.from(f32.buffer) },
