@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ort from 'onnxruntime-node';
 import { DrivegateError } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
 import { loadInferenceConfig } from '../runtime/config.js';
@@ -102,6 +103,23 @@ test('quantizes the detector to a QDQ model onnxruntime runs, float32 I/O kept, 
     await a.close();
     await b.close();
   }
+
+  // onnxruntime fuses the uint8 form into integer kernels (what makes it fast): check its optimized graph.
+  const optimized = join(work, 'det.int8.optimized.onnx');
+  const session = await ort.InferenceSession.create(path, {
+    intraOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    optimizedModelFilePath: optimized,
+    logSeverityLevel: 4,
+  });
+  await session.release();
+  const fused = decodeModel(readFileSync(optimized), optimized).graph.nodes.filter(
+    (n) => n.opType === 'QLinearConv',
+  );
+  assert.ok(
+    fused.length >= r.quantizedNodes - 1,
+    `${fused.length} QLinearConv for ${r.quantizedNodes} quantized layers`,
+  );
 
   const cache = parseCalibrationCache(r.calibrationCache);
   assert.equal(cache.algorithm, 'EntropyCalibration2');
