@@ -2,14 +2,7 @@
  * Hand-built scenarios (no OpenSCENARIO file needed) for tests, benchmarks and checks: a
  * CCRs-like stationary car ahead and a CPNA-like pedestrian crossing from the nearside.
  */
-import type {
-  EntitySpec,
-  Scenario,
-  ScenarioVariant,
-  SimCondition,
-  SimEnvironment,
-  SimRoad,
-} from '../types.js';
+import type { EntitySpec, Scenario, ScenarioVariant, SimEnvironment, SimRoad } from '../types.js';
 
 /** A Euro NCAP-like passenger car (ego or target), 4.6 x 1.8 m. */
 export function carSpec(name: string, isEgo = false): EntitySpec {
@@ -63,13 +56,6 @@ export function environment(overrides: Partial<SimEnvironment> = {}): SimEnviron
     dateTime: null,
     ...overrides,
   };
-}
-
-/** A condition with defaults for name, delay, edge and line. */
-export function condition(
-  c: SimCondition['kind'] extends string ? Record<string, unknown> : never,
-): SimCondition {
-  return { name: 'c', delay: 0, edge: 'none', line: 0, ...c } as SimCondition;
 }
 
 function variantOf(s: Scenario, params: Record<string, number | string>): ScenarioVariant {
