@@ -230,6 +230,8 @@ export interface VariantSpec {
   id: string;
   path: string;
   bounds: Bounds;
+  /** Run on only the first this many random inputs (default: all). */
+  samples?: number;
 }
 
 /** Options of compareVariants. */
@@ -290,6 +292,7 @@ export async function compareVariants(
       const ra = await ref.run(copyFeeds(feeds));
       for (const [i, s] of sessions.entries()) {
         const v = variants[i] as VariantSpec;
+        if (done >= (v.samples ?? o.samples)) continue;
         compare(v.id, ra, await s.run(copyFeeds(feeds)), rand[i] as HeadStats, v.path);
       }
       done += n;
@@ -334,7 +337,7 @@ export async function compareVariants(
         variant: v.id,
         model: v.path,
         random: {
-          samples: o.samples,
+          samples: Math.min(o.samples, Math.ceil((v.samples ?? o.samples) / o.batch) * o.batch),
           batch: o.batch,
           seed: o.seed,
           inputs: `seeded uniform random in [-2, 2] (the normalized image range), shape [batch,3,${cfg.input.height},${cfg.input.width}]`,

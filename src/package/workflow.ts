@@ -56,6 +56,9 @@ export interface PackageArgs {
   torch?: TorchExport | null;
 }
 
+/** Random inputs the FP16 emulation runs on (it runs on every real shard image). */
+export const EMULATION_RANDOM_SAMPLES = 200;
+
 /** The Triton model name of each CPU variant in the model repository. */
 export function variantModelName(name: string, precision: 'fp32' | 'fp16' | 'int8'): string {
   return precision === 'fp32' ? name : `${name}_${precision}`;
@@ -513,7 +516,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
       },
       {
         name: 'equivalence',
-        version: 2,
+        version: 3,
         inputs: (v) => ({
           files: {
             ...modelInputs(v.args).files,
@@ -545,10 +548,13 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
           const fp16 = join(ctx.inputs.files['variants'] ?? '', 'model.fp16.onnx');
           if (existsSync(fp16)) {
             variants.push({ id: 'fp16', path: fp16, bounds: boundsFor(recipe, 'fp16') });
+            // The emulation (activation rounding) is measured on every real image but only the first
+            // EMULATION_RANDOM_SAMPLES random inputs: the real FP16 model covers all of them.
             variants.push({
               id: 'fp16-emulated',
               path: join(ctx.inputs.files['fp16'] ?? '', 'model.fp16-emulated.onnx'),
               bounds: boundsFor(recipe, 'fp16'),
+              samples: EMULATION_RANDOM_SAMPLES,
             });
           }
           const int8 = join(ctx.inputs.files['variants'] ?? '', 'model.int8.onnx');
