@@ -85,8 +85,11 @@ export class Scheduler {
         resolve,
         reject,
       };
+      this.queue.push(p);
+      this.pump();
+      // Most requests go out at once (an instance is free): only one left waiting gets a timeout timer.
       const t = this.opts.queueTimeoutMs ?? 0;
-      if (t > 0) {
+      if (t > 0 && this.queue[this.queue.length - 1] === p) {
         p.timer = setTimeout(() => {
           const i = this.queue.indexOf(p);
           if (i >= 0) {
@@ -95,8 +98,6 @@ export class Scheduler {
           }
         }, t);
       }
-      this.queue.push(p);
-      this.pump();
     });
   }
 
