@@ -410,6 +410,11 @@ async function main(): Promise<void> {
     // ---- dynamic batching at concurrency 16, off vs on, alternating rounds
     const sweep = async (name: string): Promise<number> =>
       (await ask<{ rps: number }>(child, { cmd: 'sweep', model: name, concurrency: 16, seconds: 3 })).rps;
+    // The mean batch of the executions of a model (inferences / executions), from the server's metrics.
+    const meanBatch = (name: string): string => {
+      const st = server.metrics.stats(name, '1');
+      return st.execCount > 0 ? (st.inferenceCount / st.execCount).toFixed(2) : '-';
+    };
     for (const [label, off, on] of [
       [`1 instance x ${cores} threads`, 'det', 'det_b'],
       [`${cores} instances x 1 thread`, 'det_i', 'det_i_b'],
@@ -426,7 +431,8 @@ async function main(): Promise<void> {
       }
       console.log(
         `dynamic batching at concurrency 16, ${label}: off ${median(offs).toFixed(1)} req/s, on ${median(ons).toFixed(1)} req/s -> ` +
-          `${median(ratios).toFixed(2)}x (median of ${rounds} alternating rounds: ${ratios.map((x) => x.toFixed(2)).join(', ')}; target 1.5x: ${median(ratios) >= 1.5 ? 'MET' : 'NOT MET'})`,
+          `${median(ratios).toFixed(2)}x (median of ${rounds} alternating rounds: ${ratios.map((x) => x.toFixed(2)).join(', ')}; target 1.5x: ${median(ratios) >= 1.5 ? 'MET' : 'NOT MET'}; ` +
+          `mean batch per execution with batching on ${meanBatch(on)})`,
       );
     }
     console.log(`load average at the end ${loadavg()[0]!.toFixed(2)}`);
