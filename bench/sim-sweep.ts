@@ -3,9 +3,9 @@
  * give >= 1.8x the runs/s of 1), with ground-truth perception and with the reference detector in
  * the loop (10 Hz). Prints runs/s, simulated seconds per wall second (real-time factor, whole pool
  * and per worker) and the ratio; also checks that both worker counts give identical metrics.
- * Timings cover the run phase (pool start + runs), not the outputs.
+ * Timings cover the runs once the workers have started (not worker start-up, clips or outputs).
  *
- *   node --import tsx bench/sim-sweep.ts [--seeds-gt 2] [--seeds-model 1]
+ *   node --import tsx bench/sim-sweep.ts [--seeds-gt 8] [--seeds-model 1]
  *   node dist/bench/sim-sweep.js
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -57,7 +57,7 @@ const metricsOf = (r: SweepResult): string =>
 
 try {
   const cases: Array<[string, ResolvedPerception, string[], number]> = [
-    ['ground truth', groundTruth(), ['family=CCRs'], arg('--seeds-gt', 2)],
+    ['ground truth', groundTruth(), ['family=CCRs'], arg('--seeds-gt', 8)],
     [
       'detector-v1.1.0 in the loop (10 Hz)',
       await modelFile(join(root, 'models', 'detector-v1.1.0.onnx')),

@@ -64,7 +64,7 @@ export interface SweepResult {
   resumed: number;
   workers: number;
   wallS: number;
-  /** Wall seconds of the run phase alone (pool start and the runs; no clips or outputs). */
+  /** Wall seconds of the runs alone (after the workers started; no clips or outputs). */
   runWallS: number;
   /** Simulated seconds of the runs executed now, for real-time factors. */
   simS: number;
@@ -232,8 +232,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   let pool: SimPool | null = null;
   const clips: Clip[] = [];
   try {
-    const tRun = performance.now();
     if (jobs.length > 0 || wantClips > 0) pool = await SimPool.open(workers);
+    const tRun = performance.now();
     let next = 0;
     let failed: unknown = null;
     let done = resumed;
