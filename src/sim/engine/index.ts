@@ -10,7 +10,7 @@ export {
   type EngineOptions,
   type PerceptionInfo,
   type PhaseTiming,
-  HARD_BRAKE,
+  COMFORT_DECEL,
   THREAT_TTC,
 } from './run.js';
 export { closeLoopDetectors, loopDetector, LoopDetector } from './model.js';

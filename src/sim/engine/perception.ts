@@ -8,7 +8,8 @@
  *   is put on the ground plane (distance and lateral position from the camera intrinsics), and a
  *   small tracker associates detections over time and filters position and velocity.
  */
-import { groundPointFromPixel } from '../../world/camera-model.js';
+import { SUBTYPE_SIZES } from '../../world/appearance.js';
+import { groundPointFromPixel, pixelRayEgo } from '../../world/camera-model.js';
 import { MAX_RENDER_DISTANCE } from '../../world/render/camera.js';
 import type { ActorClass, Camera } from '../../world/types.js';
 import type { Body } from './dynamics.js';
@@ -214,7 +215,10 @@ export interface TrackerDetection {
 
 /** Tracker parameters. */
 export interface TrackerParams {
-  /** Hits before a track is confirmed. */
+  /**
+   * Consecutive ranged hits (plausible, untruncated boxes that agree with the track's range)
+   * before a track is confirmed and handed to the controller.
+   */
   confirmHits: number;
   /**
    * Frames a confirmed track coasts without a detection before it is dropped: `coastFrames`, plus
@@ -246,11 +250,26 @@ export interface TrackerParams {
    * is per class): the best-scoring one is kept.
    */
   nmsIou: number;
+  /**
+   * Size plausibility: a box is trusted for range only when the object height it implies at its
+   * ground-plane range is within [sizeTolLow x, sizeTolHigh x] the class's nominal height range
+   * (and, when not cut by a side border, its width within the same factors of the class's
+   * footprint range, width to diagonal).
+   */
+  sizeTolLow: number;
+  sizeTolHigh: number;
+  /** A box edge within this many pixels of an image border touches the border. */
+  borderPx: number;
+  /**
+   * Consecutive ranged measurements outside a track's range validation gate (chi-square 99 %)
+   * after which the track is re-initialised at the measured range (unconfirmed again).
+   */
+  maxGateMisses: number;
 }
 
 /** Default tracker parameters (see docs/decisions-sim-engine.md). */
 export const DEFAULT_TRACKER: TrackerParams = {
-  confirmHits: 2,
+  confirmHits: 3,
   coastFrames: 3,
   maxCoastFrames: 10,
   iouGate: 0.2,
@@ -263,7 +282,47 @@ export const DEFAULT_TRACKER: TrackerParams = {
   maxRange: 150,
   truncationPx: 8,
   nmsIou: 0.5,
+  sizeTolLow: 0.5,
+  sizeTolHigh: 1.6,
+  borderPx: 2,
+  maxGateMisses: 2,
 };
+
+/**
+ * Nominal size ranges per class (metres), from src/world's SUBTYPE_SIZES over the subtypes the
+ * world draws for the class (its per-region mixes), widened by the +-6 % per-actor jitter.
+ */
+export const CLASS_SIZE_RANGES: Record<
+  ActorClass,
+  { minHeight: number; maxHeight: number; minWidth: number; maxDiagonal: number }
+> = {
+  car: sizeRange(['hatchback', 'sedan', 'wagon', 'suv', 'minivan', 'van', 'kei', 'taxi']),
+  truck: sizeRange(['pickup', 'box_truck', 'flatbed', 'semi', 'kei_truck']),
+  pedestrian: sizeRange(['adult', 'child']),
+  cyclist: sizeRange(['bicycle', 'scooter']),
+  unknown: sizeRange(['debris_box', 'debris_tire', 'deer', 'boar', 'dog', 'cow']),
+};
+
+function sizeRange(subtypes: readonly string[]): {
+  minHeight: number;
+  maxHeight: number;
+  minWidth: number;
+  maxDiagonal: number;
+} {
+  let minHeight = Infinity;
+  let maxHeight = 0;
+  let minWidth = Infinity;
+  let maxDiagonal = 0;
+  for (const st of subtypes) {
+    const n = SUBTYPE_SIZES[st];
+    if (n === undefined) continue;
+    minHeight = Math.min(minHeight, n.height * 0.94);
+    maxHeight = Math.max(maxHeight, n.height * 1.06);
+    minWidth = Math.min(minWidth, Math.min(n.width, n.length) * 0.94);
+    maxDiagonal = Math.max(maxDiagonal, Math.hypot(n.width, n.length) * 1.06);
+  }
+  return { minHeight, maxHeight, minWidth, maxDiagonal };
+}
 
 /** Class-agnostic greedy NMS (highest score first; ties keep input order). */
 export function classAgnosticNms(dets: readonly TrackerDetection[], threshold: number): TrackerDetection[] {
@@ -331,6 +390,10 @@ interface Track {
   lon: Kf1;
   lat: Kf1;
   hits: number;
+  /** Consecutive ranged hits inside the range gate (confirmation counter). */
+  rangedHits: number;
+  /** Consecutive ranged measurements outside the range gate. */
+  gateMisses: number;
   misses: number;
   confirmed: boolean;
   seenMoving: boolean;
@@ -344,8 +407,13 @@ interface Measurement {
   halfWidth: number;
   rx: number;
   ry: number;
-  /** False when the box is truncated at the bottom (no range information). */
+  /**
+   * True when the box gives a trusted range: its bottom is not cut by the image bottom and its
+   * size is plausible for its class at that range.
+   */
   ranged: boolean;
+  /** True when the box touches an image border (its extent is cut): it cannot start a track. */
+  atBorder: boolean;
 }
 
 /**
@@ -371,16 +439,23 @@ export class Tracker {
     if (gp === null) return null;
     const d = gp.x - cam.position.x;
     if (!(d > 0.5) || d > this.params.maxRange) return null;
-    const sigX = (this.params.pixelSigma * d * d) / (cam.fy * cam.position.z);
-    const sigY = (this.params.pixelSigma * d) / cam.fx;
+    const p = this.params;
+    const sigX = (p.pixelSigma * d * d) / (cam.fy * cam.position.z);
+    const sigY = (p.pixelSigma * d) / cam.fx;
+    const [bx, by, bw] = det.box;
+    const cutLeft = bx <= p.borderPx;
+    const cutRight = bx + bw >= cam.width - p.borderPx;
+    const cutTop = by <= p.borderPx;
+    const cutBottom = v >= cam.height - p.truncationPx;
     return {
       det,
       x: gp.x,
       y: gp.y,
-      halfWidth: (det.box[2] * d) / cam.fx / 2,
+      halfWidth: (bw * d) / cam.fx / 2,
       rx: sigX * sigX + 0.04,
       ry: sigY * sigY + 0.01,
-      ranged: v < cam.height - this.params.truncationPx,
+      ranged: !cutBottom && plausibleSize(cam, det, gp.x, cutTop, cutLeft || cutRight, p),
+      atBorder: cutLeft || cutRight || cutTop || cutBottom,
     };
   }
 
@@ -422,15 +497,30 @@ export class Tracker {
       usedM[pr.m] = 1;
       const t = this.tracks[pr.t]!;
       const m = meas[pr.m]!;
-      if (m.ranged) t.lon.update(m.x, m.rx);
+      if (m.ranged) {
+        // range validation gate: a range far from the track's prediction is not averaged in
+        const y = m.x - t.lon.p;
+        if ((y * y) / (t.lon.ppp + m.rx) <= CHI2_1DOF_99) {
+          t.lon.update(m.x, m.rx);
+          t.rangedHits++;
+          t.gateMisses = 0;
+        } else if (++t.gateMisses >= p.maxGateMisses) {
+          // the measurements persistently disagree with the track: start its range afresh
+          t.lon.init(m.x, m.rx, 0, p.initialSpeedSigma);
+          t.rangedHits = 1;
+          t.gateMisses = 0;
+          t.confirmed = false;
+          t.seenMoving = false;
+        }
+      }
       t.lat.update(m.y, m.ry);
       t.box = m.det.box;
       t.cls = m.det.cls;
       t.halfWidth = 0.7 * t.halfWidth + 0.3 * m.halfWidth;
       t.hits++;
       t.misses = 0;
-      if (Math.abs(t.lon.v) > MOVING_SPEED && t.lon.pvv < 1) t.seenMoving = true;
-      if (t.hits >= p.confirmHits) t.confirmed = true;
+      if (t.rangedHits >= p.confirmHits) t.confirmed = true;
+      if (t.confirmed && Math.abs(t.lon.v) > MOVING_SPEED && t.lon.pvv < 1) t.seenMoving = true;
     }
     const kept: Track[] = [];
     for (let ti = 0; ti < this.tracks.length; ti++) {
@@ -442,8 +532,9 @@ export class Tracker {
     for (let mi = 0; mi < meas.length; mi++) {
       if (usedM[mi] === 1) continue;
       const m = meas[mi]!;
-      // a new object needs a range: a box cut by the image bottom cannot place one
-      if (!m.ranged) continue;
+      // a new object needs a trusted range and its whole extent: a box cut by an image border or
+      // of implausible size for its class cannot place one
+      if (!m.ranged || m.atBorder) continue;
       const lon = new Kf1();
       lon.init(m.x, m.rx, 0, p.initialSpeedSigma);
       const lat = new Kf1();
@@ -456,6 +547,8 @@ export class Tracker {
         lon,
         lat,
         hits: 1,
+        rangedHits: 1,
+        gateMisses: 0,
         misses: 0,
         confirmed: p.confirmHits <= 1,
         seenMoving: false,
@@ -483,4 +576,30 @@ export class Tracker {
         box: t.box,
       }));
   }
+}
+
+/**
+ * True when a box's size is plausible for its class at ground-plane range `x` (ego frame): the
+ * object height implied by the box top (the top pixel's ray met at that range) and, unless the box
+ * is cut by a side border, the implied width lie within the tolerance factors of the class's
+ * nominal ranges (CLASS_SIZE_RANGES). A box cut by the top border only has to be tall enough.
+ */
+export function plausibleSize(
+  cam: Camera,
+  det: TrackerDetection,
+  x: number,
+  cutTop: boolean,
+  cutSide: boolean,
+  p: Pick<TrackerParams, 'sizeTolLow' | 'sizeTolHigh'>,
+): boolean {
+  const r = CLASS_SIZE_RANGES[det.cls];
+  const depth = x - cam.position.x;
+  const ray = pixelRayEgo(cam, det.box[0] + det.box[2] / 2, det.box[1]);
+  if (!(ray.x > 0) || !(depth > 0)) return false;
+  const height = cam.position.z + (ray.z / ray.x) * depth;
+  if (height < p.sizeTolLow * r.minHeight) return false;
+  if (!cutTop && height > p.sizeTolHigh * r.maxHeight) return false;
+  if (cutSide) return true;
+  const width = (det.box[2] * depth) / cam.fx;
+  return width >= p.sizeTolLow * r.minWidth && width <= p.sizeTolHigh * r.maxDiagonal;
 }

@@ -44,6 +44,27 @@ describe('closed-loop runs with ground-truth perception', () => {
     assert.ok(r.metrics.minDistanceM < 6);
   });
 
+  it('counts a warning or braking episode with no real threat as false braking, one per episode', async () => {
+    // FCW armed at any TTC: it warns for the car 100 m ahead (ground-truth TTC > 7 s) and the run
+    // ends before the car is a threat; the ego never decelerated, the activation alone counts
+    const v = ccrsScenario({ egoSpeedKmh: 50, gap: 100, maxDuration: 2 });
+    const r = await simulateRun(v, {
+      seed: 1,
+      perception: GT,
+      controller: { fcwTtc: 100, partialTtc: 0, fullTtc: 0 },
+    });
+    assert.ok(r.metrics.fcwTimeS !== null && r.metrics.maxDecelMps2 < 0.5);
+    assert.equal(r.metrics.falseBrakeEvents, 1);
+    // the same warning in a run that goes on to the real threat is one justified episode
+    const full = await simulateRun(ccrsScenario({ egoSpeedKmh: 50, gap: 100 }), {
+      seed: 1,
+      perception: GT,
+      controller: { fcwTtc: 100 },
+    });
+    assert.equal(full.metrics.collision, false);
+    assert.equal(full.metrics.falseBrakeEvents, 0);
+  });
+
   it('is deterministic: the same seed gives bit-identical metrics and randomization', async () => {
     const v = cpnaScenario({ egoSpeedKmh: 50, env: { weather: 'rain', precipitationIntensity: 5 } });
     const a = await simulateRun(v, { seed: 42, perception: GT });

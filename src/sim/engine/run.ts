@@ -60,9 +60,13 @@ export interface PerceptionInfo {
   egoSpeed: number;
 }
 
-/** Hard braking threshold of the false-braking metric, m/s^2. */
-export const HARD_BRAKE = 4;
-/** Ground-truth TTC under which a hard-braking episode counts as justified, s. */
+/**
+ * Comfort threshold of the false-braking metric, m/s^2: a deceleration the controller commands
+ * for a perceived object (ACC following) beyond this, or any FCW/AEB activation, is a braking
+ * episode that needs a real threat.
+ */
+export const COMFORT_DECEL = 2;
+/** Ground-truth TTC under which a braking episode counts as justified, s. */
 export const THREAT_TTC = 3;
 /** Lateral margin of the ego's swept path for the metrics, metres each side. */
 export const PATH_MARGIN = 0.2;
@@ -162,6 +166,7 @@ export async function simulateRun(
   let maxDecel = 0;
   let maxJerk = 0;
   let falseBrakes = 0;
+  // a braking episode: consecutive ticks in which the controller brakes for a perceived object
   let inBrake = false;
   let brakeJustified = false;
   let laneDeparture = false;
@@ -313,13 +318,22 @@ export async function simulateRun(
       if (inPath) {
         if (ttc < minTtc) minTtc = ttc;
         if (ttc <= THREAT_TTC || gap < 2) threatNow = true;
+        // a real vehicle ahead in the lane that the ACC law itself, on ground truth, would brake
+        // for beyond the comfort threshold (a slower lead closed on from afar)
+        if (inLane && b.spec.cls !== 'pedestrian') {
+          const cp = controller.params;
+          const desired = cp.standstillGap + cp.timeGap * ego.v;
+          const follow = cp.gapGain * (gap - desired) - cp.speedDiffGain * closing;
+          if (follow < -COMFORT_DECEL) threatNow = true;
+        }
       } else if (ttc <= THREAT_TTC) {
         // a real threat too: an actor that will be in the path when the ego gets there
         const dy = b.v * Math.sin(b.h - ego.h) * ttc;
         if (ext.yMax + dy > -half && ext.yMin + dy < half) threatNow = true;
       }
     }
-    if (decel > HARD_BRAKE) {
+    const braking = d.fcw || d.aeb || (d.mode !== 'cruise' && d.accel < -COMFORT_DECEL);
+    if (braking) {
       if (!inBrake) {
         inBrake = true;
         brakeJustified = false;
