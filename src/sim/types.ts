@@ -227,7 +227,12 @@ export interface RunMetrics {
   minDistanceM: number;
   maxDecelMps2: number;
   maxJerkMps3: number;
-  /** Hard-braking episodes (decel > 4 m/s^2) with no real threat (ground-truth TTC > 3 s and no actor in path). */
+  /**
+   * Braking episodes for perceived objects (any FCW/AEB activation, or an ACC deceleration command
+   * beyond 2 m/s^2) with no real threat at any time during them (ground truth: no in-path actor
+   * with TTC <= 3 s or within 2 m, none crossing into the path within 3 s, no lead the ACC law
+   * would brake for beyond 2 m/s^2).
+   */
   falseBrakeEvents: number;
   /** True when the ego's footprint left its lane's boundaries. */
   laneDeparture: boolean;
