@@ -265,6 +265,8 @@ export interface TrackerParams {
    * after which the track is re-initialised at the measured range (unconfirmed again).
    */
   maxGateMisses: number;
+  /** Range validation gate on the normalised innovation squared (chi-square, 1 dof, 99 %). */
+  rangeGate: number;
 }
 
 /** Default tracker parameters (see docs/decisions-sim-engine.md). */
@@ -286,6 +288,7 @@ export const DEFAULT_TRACKER: TrackerParams = {
   sizeTolHigh: 1.6,
   borderPx: 2,
   maxGateMisses: 2,
+  rangeGate: CHI2_1DOF_99,
 };
 
 /**
@@ -500,7 +503,7 @@ export class Tracker {
       if (m.ranged) {
         // range validation gate: a range far from the track's prediction is not averaged in
         const y = m.x - t.lon.p;
-        if ((y * y) / (t.lon.ppp + m.rx) <= CHI2_1DOF_99) {
+        if ((y * y) / (t.lon.ppp + m.rx) <= p.rangeGate) {
           t.lon.update(m.x, m.rx);
           t.rangedHits++;
           t.gateMisses = 0;
