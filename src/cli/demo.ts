@@ -4,8 +4,8 @@
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { DEMO_DEFAULTS, demoWorkflow } from '../demo/index.js';
-import type { DemoArgs, DemoEvalResult } from '../demo/index.js';
+import { DEMO_DEFAULTS, DEMO_SIM, demoWorkflow } from '../demo/index.js';
+import type { DemoArgs, DemoEvalResult, DemoSimResult } from '../demo/index.js';
 import type { DemoRelease } from '../demo/release.js';
 import { DrivegateError } from '../core/errors.js';
 import { runWorkDir } from '../core/runner.js';
@@ -43,7 +43,7 @@ export function registerDemo(program: Command): void {
   )
     .addHelpText(
       'after',
-      '\nExample:\n  $ drivegate demo                 # about a minute on 2 cores; state in ./.drivegate\n' +
+      '\nExample:\n  $ drivegate demo                 # about 2-2.5 minutes on 2 cores; state in ./.drivegate\n' +
         '  $ DRIVEGATE_HOME=/tmp/dg drivegate demo --scenes 60 --json\n',
     )
     .action(async (flags: DemoFlags) => {
@@ -65,6 +65,9 @@ export function registerDemo(program: Command): void {
       const packs =
         (record.steps.find((s) => s.name === 'package')?.result as
           Array<{ version: string; digest: string; folder: string }> | undefined) ?? [];
+      const simRec = record.steps.find((s) => s.name.startsWith('sim-'));
+      const sim = simRec?.result as DemoSimResult | undefined;
+      const simDir = simRec === undefined ? '' : work(simRec.name, 'sim');
       const release = record.steps.find((s) => s.name === 'release')?.result as DemoRelease | undefined;
       const seconds = (Date.now() - started) / 1000;
       if (flags.json) {
@@ -75,6 +78,8 @@ export function registerDemo(program: Command): void {
             world: work('world', 'world'),
             validation: work('validate', 'validation.json'),
             evaluations: evals.map((e) => ({ ...e.result, report: work(e.step, 'report') })),
+            simulation:
+              sim === undefined ? null : { ...sim, out: simDir, gate_file: join(simDir, 'sim_gate.json') },
             packs: packs.map((p) => ({ ...p, path: work('package', join('packs', p.folder)) })),
             release,
           }) + '\n',
@@ -101,6 +106,19 @@ export function registerDemo(program: Command): void {
           `            ${work(e.step, 'report')}  (eval_report.json, evaluation_summary.md, slice_metrics.parquet, charts/)`,
         );
       }
+      if (sim !== undefined) {
+        const vs = (k: 'collisions' | 'vru_conflicts' | 'false_brake_events'): string =>
+          `${sim[k].candidate} vs ${sim[k].baseline}`;
+        lines.push(
+          '',
+          `  simulation  v${sim.candidate} against production v${sim.baseline} on the same seeds (gate: ${DEMO_SIM.gate})`,
+          `    ${sim.variants} variants of ${DEMO_SIM.scenarios} (${DEMO_SIM.subset}) x ${DEMO_SIM.seeds} seed, ${sim.runs} runs`,
+          `    collisions ${vs('collisions')}, VRU conflicts ${vs('vru_conflicts')}, false brakes ${vs('false_brake_events')}`,
+          `    Sim Gate: ${sim.verdict.toUpperCase()}  (${sim.summary})` +
+            (sim.failed_rules.length > 0 ? `  failed: ${sim.failed_rules.join(', ')}` : ''),
+          `            ${simDir}  (sim_gate.json, sim_summary.md, sim_summary.parquet, violations heatmap, clips/)`,
+        );
+      }
       lines.push('', '  packs (drivegate package; verify with drivegate package verify DIR)');
       for (const p of packs) {
         lines.push(`    v${p.version.padEnd(6)} ${p.digest}  ${work('package', join('packs', p.folder))}`);
@@ -108,7 +126,7 @@ export function registerDemo(program: Command): void {
       if (release !== undefined) {
         lines.push(
           '',
-          `  registry    ${release.registry}  (policy examples/policy-no-sim.yaml: simulation does not exist yet)`,
+          `  registry    ${release.registry}  (policy examples/policy.yaml: eval and sim reports must pass)`,
           ...release.moves.map((m) => `    ${m}`),
           `    production is now v${release.production ?? '(none)'}`,
         );

@@ -1,7 +1,9 @@
 /**
  * The demo: every workflow that exists, in one go, on the reference world — generate a dataset,
  * validate it (schema, expectations, leakage), evaluate the production detector as the baseline and
- * the two candidates against it under the default gate policy, and keep every report in the store.
+ * the two candidates against it under the default gate policy, run a small closed-loop simulation
+ * sweep of the candidate against production under the Sim Gate, package and register the detectors
+ * and release under examples/policy.yaml, and keep every report in the store.
  * It is a workflow of the step runner, so it is recorded (`drivegate runs show`) and cached.
  */
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import { openWorkspace } from '../core/workspace.js';
 import type { Workspace } from '../core/workspace.js';
 import type { ArtifactStore } from '../store/types.js';
 import { openStore } from '../store/open.js';
+import { engineDigest, modelFile, readSimGate, runSweep } from '../sim/sweep/index.js';
 import { packageForDemo, releaseForDemo } from './release.js';
 import type { DemoPack, DemoRelease } from './release.js';
 
@@ -35,7 +38,7 @@ export interface DemoArgs {
   config?: string | undefined;
 }
 
-/** The demo's defaults: a world small enough that the whole demo takes about a minute on 2 cores. */
+/** The demo's defaults: a world small enough that the world and eval steps take about a minute on 2 cores. */
 export const DEMO_DEFAULTS: DemoArgs = { scenes: 600, framesPerScene: 6, seed: 7, workers: 1 };
 
 /** One model the demo evaluates. */
@@ -111,6 +114,110 @@ function evalStep(m: DemoModel, baseline: DemoModel | null): Step<DemoArgs> {
         verdict: verdict === null ? 'baseline (no gate)' : verdict.status === 'pass' ? 'pass' : 'blocked',
         failed_rules:
           verdict === null ? [] : verdict.rules.filter((r) => r.status === 'fail').map((r) => r.id),
+      };
+      return out;
+    },
+  };
+}
+
+/**
+ * The demo's simulation sweep: which variants of examples/scenarios it runs, with how many seeds, and
+ * how many failure clips it records. The subset was chosen for time and coverage (before its verdict
+ * was known; docs/decisions-demo.md): the fog and the night variants of CCRs and CPNA (the #17
+ * done-when set), at three ego speeds per family (CCRs 20/50/80 of 10-80 km/h, CPNA 20/40/60 of
+ * 20-60 km/h) with every overlap / impact point: 45 of those 102 variants, one seed, candidate and
+ * baseline on the same seeds (90 model-in-the-loop runs, about 45-70 s on 2 cores).
+ */
+export const DEMO_SIM = {
+  scenarios: 'examples/scenarios',
+  gate: 'examples/sim-gate.yaml',
+  filters: [
+    'family=CCRs,ego_speed_kph=20,ego_speed_kph=50,ego_speed_kph=80,weather=fog',
+    'family=CCRs,ego_speed_kph=20,ego_speed_kph=50,ego_speed_kph=80,time_of_day=night',
+    'family=CPNA,ego_speed_kph=20,ego_speed_kph=40,ego_speed_kph=60,weather=fog',
+    'family=CPNA,ego_speed_kph=20,ego_speed_kph=40,ego_speed_kph=60,time_of_day=night',
+  ],
+  /** The subset in words, for the summary. */
+  subset: 'fog and night variants of CCRs and CPNA, 3 ego speeds each, every overlap / impact point',
+  seeds: 1,
+  clips: 3,
+} as const;
+
+/** What the simulation step returns (recorded in the run): the Sim Gate's verdict and headline counts. */
+export interface DemoSimResult {
+  candidate: string;
+  baseline: string;
+  variants: number;
+  runs: number;
+  /** `pass`, `fail`, `error` (the gate could not be judged) or `none`. */
+  verdict: string;
+  summary: string;
+  failed_rules: string[];
+  collisions: { candidate: number; baseline: number };
+  vru_conflicts: { candidate: number; baseline: number };
+  false_brake_events: { candidate: number; baseline: number };
+  clips: string[];
+  wall_s: number;
+}
+
+/** The sweep of the candidate (DEMO_MODELS[1]) against production (DEMO_MODELS[0]) on the same seeds. */
+function simStep(candidate: DemoModel, baseline: DemoModel): Step<DemoArgs> {
+  return {
+    name: `sim-v${candidate.version}`,
+    version: 1,
+    inputs: () => ({
+      files: {
+        candidate: modelPath(candidate),
+        'candidate.config': defaultConfigPath(modelPath(candidate)),
+        baseline: modelPath(baseline),
+        'baseline.config': defaultConfigPath(modelPath(baseline)),
+        scenarios: join(packageRoot(), DEMO_SIM.scenarios),
+        gate: join(packageRoot(), DEMO_SIM.gate),
+      },
+      // The engine's code decides the runs: a changed engine reruns the sweep.
+      values: {
+        filters: DEMO_SIM.filters,
+        seeds: DEMO_SIM.seeds,
+        clips: DEMO_SIM.clips,
+        engine: engineDigest(),
+      },
+    }),
+    outputs: ['sim/'],
+    async run(ctx) {
+      const file = (k: string): string => {
+        const f = ctx.inputs.files[k];
+        if (f === undefined) throw new DrivegateError('INTERNAL', `input ${k} missing`);
+        return f;
+      };
+      const result = await runSweep({
+        scenarios: file('scenarios'),
+        filters: DEMO_SIM.filters,
+        seeds: DEMO_SIM.seeds,
+        candidate: await modelFile(file('candidate')),
+        baseline: await modelFile(file('baseline')),
+        gate: await readSimGate(file('gate')),
+        out: ctx.out('sim/'),
+        resume: false,
+        maxClips: DEMO_SIM.clips,
+        onProgress: (done, total) => ctx.progress(done, total),
+      });
+      const v = result.verdict;
+      const b = result.baseline;
+      if (b === null) throw new DrivegateError('INTERNAL', 'the demo sweep ran no baseline');
+      const c = result.candidate.overall;
+      const out: DemoSimResult = {
+        candidate: candidate.version,
+        baseline: baseline.version,
+        variants: result.variants,
+        runs: result.runs,
+        verdict: v?.status ?? 'none',
+        summary: v?.summary ?? 'no gate',
+        failed_rules: v === null ? [] : v.rules.filter((r) => r.status === 'fail').map((r) => r.id),
+        collisions: { candidate: c.collisions, baseline: b.overall.collisions },
+        vru_conflicts: { candidate: c.vru_conflicts, baseline: b.overall.vru_conflicts },
+        false_brake_events: { candidate: c.false_brake_events, baseline: b.overall.false_brake_events },
+        clips: result.clips,
+        wall_s: result.wallS,
       };
       return out;
     },
@@ -208,14 +315,17 @@ const packageStep: Step<DemoArgs> = {
   },
 };
 
+const SIM_STEP = simStep(DEMO_MODELS[1]!, DEMO_MODELS[0]!);
+
 const releaseStep: Step<DemoArgs> = {
   name: 'release',
-  version: 1,
+  version: 2,
   cache: false,
   inputs: (v) => ({
     files: {
       packs: v.outputPath('package', 'packs/'),
-      policy: join(packageRoot(), 'examples', 'policy-no-sim.yaml'),
+      policy: join(packageRoot(), 'examples', 'policy.yaml'),
+      sim: v.outputPath(SIM_STEP.name, 'sim/'),
       ...Object.fromEntries(
         DEMO_MODELS.map((m) => [m.version, v.outputPath(`eval-v${m.version}`, 'report/')]),
       ),
@@ -230,6 +340,10 @@ const releaseStep: Step<DemoArgs> = {
       digest: p.digest,
       path: join(ctx.inputs.files['packs'] ?? '', p.folder),
       evalReport: join(ctx.inputs.files[p.version] ?? '', 'eval_report.json'),
+      // Only the candidate ran the sweep; the others are registered without a sim report.
+      ...(p.version === DEMO_MODELS[1]!.version
+        ? { simReport: join(ctx.inputs.files['sim'] ?? '', 'sim_gate.json') }
+        : {}),
     }));
     const release: DemoRelease = await releaseForDemo({
       ws,
@@ -253,6 +367,7 @@ export const demoWorkflow: Workflow<DemoArgs> = {
     evalStep(DEMO_MODELS[0]!, null),
     evalStep(DEMO_MODELS[1]!, DEMO_MODELS[0]!),
     evalStep(DEMO_MODELS[2]!, DEMO_MODELS[0]!),
+    SIM_STEP,
     packageStep,
     releaseStep,
   ],

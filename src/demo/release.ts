@@ -1,6 +1,7 @@
 /**
  * The demo's release half: package each reference detector into a sealed pack (#15), register the
- * packs in the workspace registry (#18) with their evaluation reports, record approvals from demo
+ * packs in the workspace registry (#18) with their evaluation reports (and the candidate's Sim Gate
+ * verdict, sim_gate.json, as its sim report), record approvals from demo
  * users, and move the candidate that passed its gate through staging and candidate to production.
  * The regressing candidate's promotion is planned too, and the plan shows why it is refused.
  */
@@ -70,14 +71,15 @@ export const DEMO_USERS: ReadonlyArray<[string, Role]> = [
 ];
 
 /**
- * Registers the packs with their eval reports, approves and promotes `promote` to production under
+ * Registers the packs with their eval (and sim) reports, approves and promotes `promote` to production under
  * `policyFile`, and plans (without applying) `refuse` to candidate.
  */
 export async function releaseForDemo(options: {
   ws: Workspace;
   store: ArtifactStore;
   policyFile: string;
-  packs: ReadonlyArray<DemoPack & { evalReport: string }>;
+  /** Each pack with its eval report and, where it ran a sweep, its sim_gate.json. */
+  packs: ReadonlyArray<DemoPack & { evalReport: string; simReport?: string | undefined }>;
   promote: string;
   refuse: string;
 }): Promise<DemoRelease> {
@@ -103,6 +105,10 @@ export async function releaseForDemo(options: {
       }
       const bytes = await readFile(p.evalReport);
       await service.attachReport(tina, model, p.version, { bytes, file: p.evalReport, kind: 'eval' });
+      if (p.simReport !== undefined) {
+        const sim = await readFile(p.simReport);
+        await service.attachReport(tina, model, p.version, { bytes: sim, file: p.simReport, kind: 'sim' });
+      }
     }
     const moves: string[] = [];
     const refused: DemoRelease['refused'] = [];
