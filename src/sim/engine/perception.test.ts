@@ -29,7 +29,7 @@ function feed(t: Tracker, dets: TrackerDetection[], n: number): ReturnType<Track
 }
 
 describe('tracker confirmation and trust', () => {
-  it('confirms a track only after confirmHits consecutive ranged hits', () => {
+  it('confirms a track only after confirmHits ranged hits', () => {
     assert.equal(DEFAULT_TRACKER.confirmHits, 3);
     const t = new Tracker(cam);
     const car = boxAt(25, 0, 1.8, 1.45);

@@ -216,7 +216,7 @@ export interface TrackerDetection {
 /** Tracker parameters. */
 export interface TrackerParams {
   /**
-   * Consecutive ranged hits (plausible, untruncated boxes that agree with the track's range)
+   * Ranged hits (plausible, untruncated boxes inside the range gate), none of its frames missed,
    * before a track is confirmed and handed to the controller.
    */
   confirmHits: number;
@@ -393,7 +393,7 @@ interface Track {
   lon: Kf1;
   lat: Kf1;
   hits: number;
-  /** Consecutive ranged hits inside the range gate (confirmation counter). */
+  /** Ranged hits inside the range gate (confirmation counter). */
   rangedHits: number;
   /** Consecutive ranged measurements outside the range gate. */
   gateMisses: number;
