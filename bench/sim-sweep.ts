@@ -5,7 +5,7 @@
  * and per worker) and the ratio; also checks that both worker counts give identical metrics.
  * Timings cover the runs once the workers have started (not worker start-up, clips or outputs).
  *
- *   node --import tsx bench/sim-sweep.ts [--seeds-gt 8] [--seeds-model 1]
+ *   node --import tsx bench/sim-sweep.ts [--seeds-gt 48] [--seeds-model 1]
  *   node dist/bench/sim-sweep.js
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -57,7 +57,7 @@ const metricsOf = (r: SweepResult): string =>
 
 try {
   const cases: Array<[string, ResolvedPerception, string[], number]> = [
-    ['ground truth', groundTruth(), ['family=CCRs'], arg('--seeds-gt', 8)],
+    ['ground truth', groundTruth(), ['family=CCRs'], arg('--seeds-gt', 48)],
     [
       'detector-v1.1.0 in the loop (10 Hz)',
       await modelFile(join(root, 'models', 'detector-v1.1.0.onnx')),

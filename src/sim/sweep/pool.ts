@@ -2,7 +2,10 @@
  * The sweep's worker pool: K worker threads, each running `simulateRun` of the engine with its own
  * model sessions (one intra-op thread each, so K workers use K cores) and its own caches of static
  * assets (parsed scenario variants, sent once per worker; the engine's model sessions). Jobs are
- * handed out in order to whichever worker is free; results come back as they finish.
+ * handed out in order to whichever worker has room; results come back as they finish. Each worker
+ * holds up to POOL_PIPELINE jobs (it runs them one after another), so it never idles waiting for the main
+ * thread to hand out the next one: short ground-truth runs take a few milliseconds, comparable to a
+ * message round trip when the main thread shares the cores with the workers.
  */
 import { Worker } from 'node:worker_threads';
 import { DrivegateError, ERROR_CODES } from '../../core/errors.js';
@@ -17,10 +20,19 @@ export interface PoolJob {
   options: RunOptions;
 }
 
+/** Jobs queued in one worker at a time (one running, the next ready). */
+export const POOL_PIPELINE = 2;
+
+interface Pending {
+  resolve: (r: RunResult) => void;
+  reject: (e: Error) => void;
+}
+
 interface Slot {
   worker: Worker;
   sent: Set<string>;
-  busy: { id: number; resolve: (r: RunResult) => void; reject: (e: Error) => void } | null;
+  /** Jobs sent to this worker and not answered yet, by request id. */
+  pending: Map<number, Pending>;
 }
 
 /** The worker module of the pool, with the extension this module runs as (.ts under tsx, .js built). */
@@ -47,7 +59,7 @@ export class SimPool {
     await Promise.all(
       Array.from({ length: Math.max(1, workers) }, async () => {
         const worker = new Worker(entry.script, { eval: entry.eval, workerData: data });
-        const slot: Slot = { worker, sent: new Set(), busy: null };
+        const slot: Slot = { worker, sent: new Set(), pending: new Map() };
         pool.slots.push(slot);
         await new Promise<void>((resolve, reject) => {
           const onMsg = (m: SweepReply): void => {
@@ -82,6 +94,7 @@ export class SimPool {
   async run(job: PoolJob): Promise<RunResult> {
     if (this.failure !== null) throw this.failure;
     const slot = await this.acquire();
+    this.reserve(slot, -1);
     const id = this.nextId++;
     const first = !slot.sent.has(job.variant.id);
     slot.sent.add(job.variant.id);
@@ -93,7 +106,7 @@ export class SimPool {
       options: job.options,
     };
     return new Promise<RunResult>((resolve, reject) => {
-      slot.busy = { id, resolve, reject };
+      slot.pending.set(id, { resolve, reject });
       slot.worker.postMessage(req);
     });
   }
@@ -115,37 +128,49 @@ export class SimPool {
     );
   }
 
+  /** Places promised to run() calls between acquire() and their postMessage. */
+  private readonly reservations = new Map<Slot, number>();
+
+  private load(slot: Slot): number {
+    return slot.pending.size + (this.reservations.get(slot) ?? 0);
+  }
+
+  private reserve(slot: Slot, delta: number): void {
+    this.reservations.set(slot, (this.reservations.get(slot) ?? 0) + delta);
+  }
+
+  /** The worker with the fewest jobs, when it has room (reserved for the caller); else waits for one. */
   private acquire(): Promise<Slot> {
-    const free = this.slots.find((s) => s.busy === null && !this.reserved.has(s));
-    if (free !== undefined) {
-      this.reserved.add(free);
-      return Promise.resolve(free);
+    let best: Slot | undefined;
+    for (const s of this.slots) {
+      if (this.load(s) < POOL_PIPELINE && (best === undefined || this.load(s) < this.load(best))) best = s;
+    }
+    if (best !== undefined) {
+      this.reserve(best, 1);
+      return Promise.resolve(best);
     }
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  private readonly reserved = new Set<Slot>();
-
-  private release(slot: Slot): void {
-    slot.busy = null;
-    const next = this.waiting.shift();
-    if (next !== undefined) next(slot);
-    else this.reserved.delete(slot);
-  }
-
   private onReply(slot: Slot, m: SweepReply): void {
-    const busy = slot.busy;
-    if (busy === null || m.type === 'ready' || m.id !== busy.id) return;
-    this.release(slot);
-    if (m.type === 'result') busy.resolve(m.result);
-    else busy.reject(toError(m.code, m.message));
+    if (m.type === 'ready') return;
+    const p = slot.pending.get(m.id);
+    if (p === undefined) return;
+    slot.pending.delete(m.id);
+    const next = this.waiting.shift();
+    if (next !== undefined) {
+      this.reserve(slot, 1);
+      next(slot);
+    }
+    if (m.type === 'result') p.resolve(m.result);
+    else p.reject(toError(m.code, m.message));
   }
 
   private fail(slot: Slot, err: Error): void {
     this.failure ??= err;
-    const busy = slot.busy;
-    slot.busy = null;
-    busy?.reject(err);
+    const pending = [...slot.pending.values()];
+    slot.pending.clear();
+    for (const p of pending) p.reject(err);
   }
 }
 

@@ -22,7 +22,7 @@ import { evaluateSimGate } from './gate.js';
 import type { ResolvedPerception } from './models.js';
 import { writeSweepOutputs } from './outputs.js';
 import type { Clip } from './outputs.js';
-import { SimPool } from './pool.js';
+import { POOL_PIPELINE, SimPool } from './pool.js';
 import { runIdOf, runSeed } from './seeds.js';
 import type { RunRole } from './seeds.js';
 
@@ -257,7 +257,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
         }
       }
     };
-    if (jobs.length > 0) await Promise.all(Array.from({ length: pool!.size }, lane));
+    if (jobs.length > 0) await Promise.all(Array.from({ length: pool!.size * POOL_PIPELINE }, lane));
     await Promise.all(writes);
     if (failed !== null) throw failed;
     const runWallS = (performance.now() - tRun) / 1000;

@@ -22,7 +22,9 @@ port.on('message', (msg: SweepRequest) => {
     void inflight.then(closeLoopDetectors).finally(() => process.exit(0));
     return;
   }
-  inflight = (async () => {
+  // Requests queue up (the pool keeps the next one waiting here); runs go one after another, never
+  // interleaved: the engine's per-thread model session and buffers serve one run at a time.
+  inflight = inflight.then(async () => {
     let reply: SweepReply;
     try {
       if (msg.variant !== undefined) variants.set(msg.variantId, msg.variant);
@@ -35,7 +37,7 @@ port.on('message', (msg: SweepRequest) => {
       reply = { type: 'error', id: msg.id, code: e.code, message: e.message };
     }
     port.postMessage(reply);
-  })();
+  });
 });
 const ready: SweepReply = { type: 'ready' };
 port.postMessage(ready);
