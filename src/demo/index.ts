@@ -123,7 +123,7 @@ function evalStep(m: DemoModel, baseline: DemoModel | null): Step<DemoArgs> {
 /**
  * The demo's simulation sweep: which variants of examples/scenarios it runs, with how many seeds, and
  * how many failure clips it records. The subset was chosen for time and coverage (before its verdict
- * was known; docs/decisions-demo.md): the fog and the night variants of CCRs and CPNA (the #17
+ * was known; docs/decisions.md#demo-with-simulation): the fog and the night variants of CCRs and CPNA (the #17
  * done-when set), at three ego speeds per family (CCRs 20/50/80 of 10-80 km/h, CPNA 20/40/60 of
  * 20-60 km/h) with every overlap / impact point: 45 of those 102 variants, one seed, candidate and
  * baseline on the same seeds (90 model-in-the-loop runs, about 45-70 s on 2 cores).

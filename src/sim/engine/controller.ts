@@ -2,7 +2,7 @@
  * The proxy planner/controller that drives the ego from perceived objects: adaptive cruise control
  * (set speed from the scenario's ego SpeedAction, constant-time-gap following of the in-path lead
  * vehicle), forward collision warning and staged autonomous emergency braking on time to
- * collision, with jerk limits. Threshold values and their sources: docs/decisions-sim-engine.md.
+ * collision, with jerk limits. Threshold values and their sources: docs/decisions.md#simulation-engine-6.
  */
 import type { PerceivedObject } from './perception.js';
 
@@ -47,7 +47,7 @@ export interface ControllerParams {
   framePeriod: number;
 }
 
-/** Defaults (sources in docs/decisions-sim-engine.md). */
+/** Defaults (sources in docs/decisions.md#simulation-engine-6). */
 export const DEFAULT_CONTROLLER: ControllerParams = {
   timeGap: 1.8,
   standstillGap: 4,

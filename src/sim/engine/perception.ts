@@ -269,7 +269,7 @@ export interface TrackerParams {
   rangeGate: number;
 }
 
-/** Default tracker parameters (see docs/decisions-sim-engine.md). */
+/** Default tracker parameters (see docs/decisions.md#simulation-engine-6). */
 export const DEFAULT_TRACKER: TrackerParams = {
   confirmHits: 3,
   coastFrames: 3,
