@@ -7,6 +7,7 @@
  * lose numerically; it is evidence, not a deployable FP16 model.
  */
 import { badInput } from '../core/errors.js';
+import { varintBytes } from './graph.js';
 import { ONNX_ELEM_TYPES, Reader } from './proto.js';
 
 /** Ops whose outputs are float tensors when their inputs are (the ones emulation rounds). */
@@ -39,19 +40,11 @@ export function roundToFp16(x: number): number {
   return f32[0];
 }
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  let v = n;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return out;
-}
-
 function lenField(field: number, payload: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from([...varint(field * 8 + 2), ...varint(payload.length)]), payload]);
+  return Buffer.concat([
+    Buffer.from([...varintBytes(field * 8 + 2), ...varintBytes(payload.length)]),
+    payload,
+  ]);
 }
 
 function strField(field: number, s: string): Buffer {
@@ -61,7 +54,7 @@ function strField(field: number, s: string): Buffer {
 function castNode(name: string, input: string, output: string, to: number): Buffer {
   const attr = Buffer.concat([
     strField(1, 'to'),
-    Buffer.from([0x18, ...varint(to)]),
+    Buffer.from([0x18, ...varintBytes(to)]),
     Buffer.from([0xa0, 0x01, 2]),
   ]);
   return Buffer.concat([
@@ -288,7 +281,7 @@ function parseTensor(r: Reader): RawTensor {
 }
 
 function int64Field(field: number, v: number): Buffer {
-  return Buffer.from([...varint(field * 8), ...varint(v)]);
+  return Buffer.from([...varintBytes(field * 8), ...varintBytes(v)]);
 }
 
 /** A TensorProto with `t`'s name and dims holding `floats` as FLOAT16 raw data; counts clamped/underflowed values. */
