@@ -1,7 +1,8 @@
 /**
  * Operator coverage: every node's op (domain, opset) against a target runtime's support table.
- * Tables: onnxruntime's CPU execution provider for the default ONNX domain up to opset 17, and
- * TensorRT 8.6 as onnx-tensorrt's operators.md lists it (up to opset 17). Pure data and functions.
+ * Tables: onnxruntime's CPU execution provider for the default ONNX domain up to opset 17,
+ * TensorRT 8.6 as onnx-tensorrt's operators.md lists it (up to opset 17), and TensorRT 10.x as the
+ * 10.x branch's operators.md lists it (opsets 9..20). Pure data and functions.
  */
 import type { OnnxModelInfo } from './proto.js';
 
@@ -63,6 +64,29 @@ export const TRT_86: SupportTable = {
     Shape Shrink Sigmoid Sign Sin Sinh Size Slice Softmax Softplus Softsign SpaceToDepth Split Sqrt
     Squeeze Sub Sum Tan Tanh ThresholdedRelu Tile TopK Transpose Trilu Unsqueeze Upsample Where Xor`),
 };
+
+/**
+ * TensorRT 10.x (onnx-tensorrt release/10.x docs/operators.md: "TensorRT 10.0 supports operators in
+ * the inclusive range of opset 9 to opset 20"). Differences from TRT_86 recorded here: the opset range
+ * (9..20 instead of 7..17: opsets 7 and 8 are no longer accepted, 18..20 are) and Gelu (ONNX opset
+ * 20), which 10.x parses. The other rows are TRT_86's; rows that later 10.x minors add (the
+ * changelog names e.g. RotaryEmbedding, RMSNormalization in 10.15) are not listed, so the table is
+ * the 10.0 baseline and errs on the side of "unsupported".
+ */
+export const TRT_10: SupportTable = {
+  id: 'tensorrt-10',
+  description: 'TensorRT 10.x ONNX parser (onnx-tensorrt 10.x operators.md, 10.0 baseline), opset 9..20',
+  minOpset: 9,
+  maxOpset: 20,
+  ops: new Set([...TRT_86.ops, 'Gelu']),
+};
+
+/** The support tables by the id a target names (src/package/recipe.ts TargetInfo.table). */
+export const SUPPORT_TABLES = {
+  'ort-cpu': ORT_CPU_OPSET17,
+  'trt-8.6': TRT_86,
+  'trt-10': TRT_10,
+} as const satisfies Record<string, SupportTable>;
 
 /** One node a table does not cover. */
 export interface UncoveredNode {

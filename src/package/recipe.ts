@@ -16,8 +16,11 @@ export interface TargetInfo {
   runtime: 'onnxruntime' | 'tensorrt';
   device: 'cpu' | 'gpu';
   precision: 'fp32' | 'fp16' | 'int8';
-  /** The operator support table the graph check uses. */
-  table: 'ort-cpu' | 'trt-8.6';
+  /**
+   * The operator support table the graph check uses (src/onnx/coverage.ts SUPPORT_TABLES):
+   * gpu-trt-* targets check against TensorRT 8.6, gpu-trt10-* targets against TensorRT 10.x.
+   */
+  table: 'ort-cpu' | 'trt-8.6' | 'trt-10';
   /** Why drivegate cannot produce/run this target here (undefined: it can). */
   notRunnable?: string;
 }
@@ -54,6 +57,19 @@ export const KNOWN_TARGETS: Record<string, TargetInfo> = {
         device: 'gpu',
         precision: p,
         table: 'trt-8.6',
+        notRunnable: 'TensorRT builds need trtexec and a GPU; this host has neither',
+      } satisfies TargetInfo,
+    ]),
+  ),
+  ...Object.fromEntries(
+    (['fp32', 'fp16', 'int8'] as const).map((p) => [
+      `gpu-trt10-${p}`,
+      {
+        id: `gpu-trt10-${p}`,
+        runtime: 'tensorrt',
+        device: 'gpu',
+        precision: p,
+        table: 'trt-10',
         notRunnable: 'TensorRT builds need trtexec and a GPU; this host has neither',
       } satisfies TargetInfo,
     ]),
@@ -104,6 +120,11 @@ const int8Options = z.strictObject({
   batch: z.number().int().min(1).max(256).default(32),
   /** Shard images (evenly spaced) on which the quantizer measures deviation for calibrator choice and fallback. */
   evaluation_images: z.number().int().min(1).max(4096).default(16),
+  /**
+   * A QAT export in QDQ format (relative to the recipe): when given, it is the INT8 variant instead
+   * of post-training quantization (checked by src/package/int8.ts verifyQatModel).
+   */
+  qat_model: z.string().min(1).optional(),
 });
 
 /** The recipe schema (v1). */

@@ -15,7 +15,7 @@ import { sha256File } from '../core/digest.js';
 import { DrivegateError, badInput } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
 import type { Workflow } from '../core/runner.js';
-import { ORT_CPU_OPSET17, TRT_86, checkCoverage, defaultOpset } from '../onnx/coverage.js';
+import { SUPPORT_TABLES, TRT_10, TRT_86, checkCoverage, defaultOpset } from '../onnx/coverage.js';
 import type { CoverageReport } from '../onnx/coverage.js';
 import { convertToFp16, emulateFp16 } from '../onnx/fp16.js';
 import { readOnnxModel } from '../onnx/proto.js';
@@ -143,6 +143,7 @@ export function graphChecks(
   inputs: OnnxModelInfo['graph']['inputs'];
   outputs: OnnxModelInfo['graph']['outputs'];
   coverage: Record<string, CoverageReport>;
+  tensorrt_coverage?: Record<string, CoverageReport>;
 } {
   checkRange('ir_version', model.irVersion, recipe.constraints.ir_version, modelFile, recipeFile);
   checkRange('opset', defaultOpset(model), recipe.constraints.opset, modelFile, recipeFile);
@@ -173,7 +174,7 @@ export function graphChecks(
   for (const t of recipe.targets) {
     const info = KNOWN_TARGETS[t];
     if (info === undefined) throw new DrivegateError('INTERNAL', `unknown target ${t}`);
-    const rep = checkCoverage(model, info.table === 'ort-cpu' ? ORT_CPU_OPSET17 : TRT_86);
+    const rep = checkCoverage(model, SUPPORT_TABLES[info.table]);
     const bad = rep.uncovered[0];
     if (bad !== undefined) {
       throw badInput(`node '${bad.node}' (${bad.domain}:${bad.opType}) is not supported by target ${t}`, {
@@ -186,6 +187,9 @@ export function graphChecks(
     }
     coverage[t] = rep;
   }
+  // With any TensorRT target: the model against both TensorRT tables (informational; the targets'
+  // own tables above decide), so a pack says whether it would also parse on the other major version.
+  const trt = recipe.targets.some((t) => KNOWN_TARGETS[t]?.runtime === 'tensorrt');
   return {
     ir_version: model.irVersion,
     opset_imports: model.opsetImports,
@@ -194,6 +198,14 @@ export function graphChecks(
     inputs: model.graph.inputs,
     outputs: model.graph.outputs,
     coverage,
+    ...(trt
+      ? {
+          tensorrt_coverage: {
+            [TRT_86.id]: checkCoverage(model, TRT_86),
+            [TRT_10.id]: checkCoverage(model, TRT_10),
+          },
+        }
+      : {}),
   };
 }
 
@@ -238,7 +250,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
       },
       {
         name: 'graph-checks',
-        version: 1,
+        version: 2,
         inputs: (v) => modelInputs(v.args),
         async run(ctx) {
           const recipe = await recipeOf(ctx.args.recipe);
@@ -432,7 +444,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
             const info = await readModel(m.file);
             // The variant itself (Casts, Q/DQ nodes) against the tables of the targets of its precision.
             for (const t of recipe.targets.filter((x) => KNOWN_TARGETS[x]?.precision === m.precision)) {
-              const table = KNOWN_TARGETS[t]?.table === 'trt-8.6' ? TRT_86 : ORT_CPU_OPSET17;
+              const table = SUPPORT_TABLES[KNOWN_TARGETS[t]?.table ?? 'ort-cpu'];
               const rep = checkCoverage(info, table);
               const bad = rep.uncovered[0];
               if (bad !== undefined) {
