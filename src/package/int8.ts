@@ -4,6 +4,11 @@
  * and tolerance, and the report parts (calibrator comparison, sensitivity, fallback) shaped for
  * export_report.json.
  */
+import { readFile } from 'node:fs/promises';
+import { sha256 } from '../core/digest.js';
+import { DrivegateError, badInput } from '../core/errors.js';
+import { readOnnxModel } from '../onnx/proto.js';
+import type { OnnxModelInfo, OnnxValueInfo } from '../onnx/proto.js';
 import { quantizeInt8 } from '../onnx/quantize.js';
 import type { Int8Tolerance, QuantizeInt8Result } from '../onnx/quantize.js';
 import type { TensorMap } from '../runtime/tensor.js';
@@ -47,6 +52,8 @@ export function int8Tolerance(recipe: Recipe): Int8Tolerance {
 /** What the INT8 step records in export_report.json (the model and cache go to files). */
 export interface Int8Report {
   status: 'built';
+  /** Post-training quantization by drivegate (a QAT model gives a QatReport instead). */
+  source: 'ptq';
   calibrator: string;
   activation_type: string;
   calibration: { images: number; batch: number; shard_digest: string };
@@ -94,6 +101,7 @@ export async function buildInt8(
     result,
     report: {
       status: 'built',
+      source: 'ptq',
       calibrator: result.calibrator,
       activation_type: result.activationType,
       calibration: { images: px.images.length, batch: o.batch, shard_digest: shardDigest },
@@ -109,5 +117,96 @@ export async function buildInt8(
       quantizable_nodes: result.quantizableNodes,
       seconds: (performance.now() - t0) / 1000,
     },
+  };
+}
+
+/** The recipe field naming a QAT model. */
+export const QAT_FIELD = 'int8.qat_model';
+
+/** What verifyQatModel found: the QDQ node counts and the file's digest. */
+export interface QatCheck {
+  path: string;
+  sha256: string;
+  quantize_linear: number;
+  dequantize_linear: number;
+}
+
+const ioKey = (v: OnnxValueInfo): string => `${v.name}:${v.elemType}`;
+
+/**
+ * Checks a QAT export given as `int8.qat_model` (absolute `path`) before a run: it loads as ONNX,
+ * has QuantizeLinear and DequantizeLinear nodes, and has the FP32 model's graph inputs and outputs
+ * (same names and element types, in order). Anything else is BAD_INPUT naming the recipe field.
+ */
+export async function verifyQatModel(
+  path: string,
+  fp32: OnnxModelInfo,
+  recipeFile: string,
+): Promise<QatCheck> {
+  const fail = (message: string, expected: string, found: string): DrivegateError =>
+    badInput(`${QAT_FIELD}: ${message}`, { file: recipeFile, field: QAT_FIELD, expected, found });
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw fail(
+      `cannot read the QAT model ${path}`,
+      'a QDQ ONNX file (relative to the recipe)',
+      String((err as NodeJS.ErrnoException).code ?? err),
+    );
+  }
+  let model: OnnxModelInfo;
+  try {
+    model = readOnnxModel(bytes, path);
+  } catch (err) {
+    if (!(err instanceof DrivegateError)) throw err;
+    throw fail(`the QAT model ${path} is not a readable ONNX model`, 'a QDQ ONNX file', err.message);
+  }
+  const count = (op: string): number =>
+    model.graph.nodes.filter((n) => n.opType === op && (n.domain === '' || n.domain === 'ai.onnx')).length;
+  const q = count('QuantizeLinear');
+  const dq = count('DequantizeLinear');
+  if (q === 0 || dq === 0) {
+    throw fail(
+      `the QAT model ${path} is not in QDQ format`,
+      'QuantizeLinear and DequantizeLinear nodes',
+      `${q} QuantizeLinear, ${dq} DequantizeLinear`,
+    );
+  }
+  for (const side of ['inputs', 'outputs'] as const) {
+    const want = fp32.graph[side].map(ioKey).join(', ');
+    const got = model.graph[side].map(ioKey).join(', ');
+    if (want !== got) {
+      throw fail(
+        `the QAT model's graph ${side} differ from the FP32 model's`,
+        `${side} (name:elem_type) ${want}`,
+        got,
+      );
+    }
+  }
+  return { path, sha256: `sha256:${sha256(bytes)}`, quantize_linear: q, dequantize_linear: dq };
+}
+
+/** What the INT8 step records for a QAT model (used as the INT8 variant as is). */
+export interface QatReport extends QatCheck {
+  status: 'built';
+  source: 'qat';
+  file: 'model.int8.onnx';
+  calibration_cache: null;
+  note: string;
+}
+
+/** The report of the INT8 step when the recipe gives a QAT model. */
+export function qatReport(check: QatCheck): QatReport {
+  return {
+    status: 'built',
+    source: 'qat',
+    ...check,
+    file: 'model.int8.onnx',
+    calibration_cache: null,
+    note:
+      'the QAT model (int8.qat_model) is the INT8 variant as given: no post-training quantization ran, ' +
+      'and no calibration.cache was derived (its QDQ scales are in the model; TensorRT builds it with ' +
+      'explicit quantization: trtexec --onnx=model.int8.onnx --int8 --fp16)',
   };
 }

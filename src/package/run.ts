@@ -12,6 +12,7 @@ import { parseSemver } from '../registry/semver.js';
 import { resolveModel } from '../runtime/resolve.js';
 import type { ResolvedModel } from '../runtime/resolve.js';
 import { readOnnxModel } from '../onnx/proto.js';
+import { verifyQatModel } from './int8.js';
 import { KNOWN_TARGETS, loadRecipe } from './recipe.js';
 import type { Recipe } from './recipe.js';
 import { ensureReferenceWorld, loadShard, verifyShardImages } from './shard.js';
@@ -73,6 +74,9 @@ export async function preparePackage(req: PackageRequest): Promise<PackageArgs> 
   }
   const model = readOnnxModel(await readFile(resolved.modelPath), resolved.modelPath);
   graphChecks(model, recipe, resolved.modelPath, recipePath);
+  const qatField = recipe.int8.qat_model;
+  const qat = qatField !== undefined ? resolve(dirname(recipePath), qatField) : null;
+  if (qat !== null) await verifyQatModel(qat, model, recipePath);
   const version = req.version ?? resolved.config.model?.version;
   if (version === undefined) {
     throw badInput('no version: give --version or set model.version in the inference config', {
@@ -84,7 +88,11 @@ export async function preparePackage(req: PackageRequest): Promise<PackageArgs> 
   }
   parseSemver(version, '--version');
   const calibration = await calibrationManifest(req, recipe, recipePath);
-  if (calibration === null && recipe.targets.some((t) => KNOWN_TARGETS[t]?.precision === 'int8')) {
+  if (
+    calibration === null &&
+    qat === null &&
+    recipe.targets.some((t) => KNOWN_TARGETS[t]?.precision === 'int8')
+  ) {
     throw badInput('an int8 target needs a calibration shard', {
       file: recipePath,
       field: 'calibration',
@@ -109,6 +117,7 @@ export async function preparePackage(req: PackageRequest): Promise<PackageArgs> 
     out: resolve(req.out ?? join(req.packsDir, recipe.task, recipe.model.name, version)),
     calibration,
     torch,
+    qat,
   };
 }
 

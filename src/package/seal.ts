@@ -209,18 +209,24 @@ export async function sealPack(o: SealOptions): Promise<SealResult> {
             plan: null,
             reason: KNOWN_TARGETS[t]?.notRunnable ?? '',
             build_command:
-              `trtexec --onnx=model.onnx --saveEngine=model.${t}.plan` +
-              (precision === 'fp16'
-                ? ' --fp16'
-                : precision === 'int8'
-                  ? ' --int8 --fp16 --calib=calibration.cache'
-                  : '') +
+              // Without calibration.cache (a QAT int8 variant): explicit quantization of the QDQ model.
+              (precision === 'int8' && o.files['calibration.cache'] === undefined
+                ? `trtexec --onnx=model.int8.onnx --saveEngine=model.${t}.plan --int8 --fp16`
+                : `trtexec --onnx=model.onnx --saveEngine=model.${t}.plan` +
+                  (precision === 'fp16'
+                    ? ' --fp16'
+                    : precision === 'int8'
+                      ? ' --int8 --fp16 --calib=calibration.cache'
+                      : '')) +
               shapeFlags(o.results['model-repository']) +
               ' --timingCacheFile=timing.cache',
             ...(precision === 'int8'
               ? {
                   calibration_cache: o.files['calibration.cache'] !== undefined ? 'calibration.cache' : null,
-                  note: "implicit quantization of the FP32 model with the pack's calibration.cache; model.int8.onnx (QDQ) also builds with `trtexec --onnx=model.int8.onnx --int8 --fp16` (explicit quantization)",
+                  note:
+                    o.files['calibration.cache'] !== undefined
+                      ? "implicit quantization of the FP32 model with the pack's calibration.cache; model.int8.onnx (QDQ) also builds with `trtexec --onnx=model.int8.onnx --int8 --fp16` (explicit quantization)"
+                      : 'explicit quantization of model.int8.onnx (a QAT QDQ model: no calibration.cache in the pack)',
                 }
               : {}),
             triton_onnxruntime_trt_accelerator: {

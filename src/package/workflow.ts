@@ -26,7 +26,7 @@ import { writeModelConfig } from '../serve/model-config.js';
 import type { ArtifactStore } from '../store/types.js';
 import { assertEquivalent, compareVariants } from './equivalence.js';
 import type { Bounds, VariantSpec } from './equivalence.js';
-import { buildInt8 } from './int8.js';
+import { buildInt8, qatReport, verifyQatModel } from './int8.js';
 import { DEFAULT_TOLERANCES, KNOWN_TARGETS, loadRecipe } from './recipe.js';
 import type { Recipe } from './recipe.js';
 import { sealPack } from './seal.js';
@@ -54,6 +54,8 @@ export interface PackageArgs {
   calibration?: string | null;
   /** The PyTorch export, when the model given was a .pt/.pth/.ts file. */
   torch?: TorchExport | null;
+  /** The recipe's QAT model (int8.qat_model, resolved), verified by preparePackage; null: none. */
+  qat?: string | null;
 }
 
 /** Random inputs the FP16 emulation runs on (it runs on every real shard image). */
@@ -108,6 +110,7 @@ const modelInputs = (a: PackageArgs): { files: Record<string, string> } => ({
     recipe: a.recipe,
     inference_config: a.inferenceConfig,
     ...(a.calibration ? { calibration: a.calibration } : {}),
+    ...(a.qat ? { qat_model: a.qat } : {}),
   },
 });
 
@@ -358,7 +361,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
       },
       {
         name: 'int8',
-        version: 1,
+        version: 2,
         inputs: (v) => modelInputs(v.args),
         outputs: ['int8/'],
         async run(ctx) {
@@ -366,6 +369,13 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
           const dir = ctx.out('int8/');
           await mkdir(dir, { recursive: true });
           if (!wants(recipe, 'int8')) return { status: 'not requested' };
+          const qat = ctx.args.qat;
+          if (qat !== undefined && qat !== null) {
+            // A QAT export is the INT8 variant as given (checked again: the step may run on its own).
+            const check = await verifyQatModel(qat, await readModel(ctx.args.model), ctx.args.recipe);
+            await copyFile(qat, join(dir, 'model.int8.onnx'));
+            return qatReport(check);
+          }
           const shard = await shardOf(ctx.args, recipe);
           if (shard === null) {
             throw badInput('an int8 target needs a calibration shard', {
@@ -407,7 +417,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
       },
       {
         name: 'model-repository',
-        version: 3,
+        version: 4,
         inputs: (v) => ({
           files: {
             ...modelInputs(v.args).files,
@@ -431,10 +441,9 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
           const int8 = join(ctx.inputs.files['int8'] ?? '', 'model.int8.onnx');
           if (existsSync(int8)) {
             await copyFile(int8, join(variants, 'model.int8.onnx'));
-            await copyFile(
-              join(ctx.inputs.files['int8'] ?? '', 'calibration.cache'),
-              join(variants, 'calibration.cache'),
-            );
+            // A QAT model comes without a calibration cache (see the int8 step).
+            const cache = join(ctx.inputs.files['int8'] ?? '', 'calibration.cache');
+            if (existsSync(cache)) await copyFile(cache, join(variants, 'calibration.cache'));
             models.push({ precision: 'int8', file: int8 });
           }
           const out: Array<Record<string, unknown>> = [];
