@@ -69,3 +69,13 @@ test('sim list and sim validate print the variants and the files', () => {
   assert.equal(val.code, 0, val.stderr);
   assert.match(val.stdout, /ok {2}.*CCRs\.xosc/);
 });
+
+test('missing OpenSCENARIO schemas are UNAVAILABLE (exit 3) naming where to put them, not a crash', () => {
+  const r = runCliIn(import.meta.url, home, ['sim', 'list', 'examples/scenarios'], {
+    DRIVEGATE_SCHEMAS: join(tmp(), 'no-schemas'),
+  });
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /OpenSCENARIO 1\.\d schema not found at .*no-schemas.*DRIVEGATE_SCHEMAS/);
+  assert.doesNotMatch(r.stderr, /at schemaPath|unhandled/i, 'no stack trace or unhandled rejection');
+  assert.equal(r.stdout, '');
+});

@@ -99,12 +99,13 @@ async function ensureValid(files: OscFile[]): Promise<void> {
   if (todo.length > 0) {
     const inputs: XsdInput[] = todo.map((f) => ({ file: f.label, text: f.text, version: f.version }));
     const batch = validateXsd(inputs);
-    todo.forEach((f, i) =>
-      validated.set(
-        `${f.path}:${f.digest}`,
-        batch.then((all) => throwXsdProblems(f.label, f.version, all[i] ?? [])),
-      ),
-    );
+    todo.forEach((f, i) => {
+      const check = batch.then((all) => throwXsdProblems(f.label, f.version, all[i] ?? []));
+      // The loop below awaits the files in order and reports the first failure; the other files'
+      // promises fail with it (e.g. a missing schema) and must not surface as unhandled rejections.
+      check.catch(() => undefined);
+      validated.set(`${f.path}:${f.digest}`, check);
+    });
   }
   for (const f of files) await validated.get(`${f.path}:${f.digest}`);
 }
