@@ -5,6 +5,7 @@
  * rss_after_session, peak_rss} (bytes; peak from /proc/self/status VmHWM where available).
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { mulberry32 } from '../core/random.js';
 import { loadInferenceConfig } from '../runtime/config.js';
 import { LocalSession } from '../runtime/session.js';
@@ -34,7 +35,9 @@ async function main(): Promise<void> {
   // Touch the input generator once so its allocation is not counted as the session's.
   randomBatch(cfg, 1, mulberry32(1));
   const before = process.memoryUsage.rss();
-  const s = await LocalSession.open(job.model);
+  // One intra-op thread per CPU this process may run on: onnxruntime's default counts the host's cores,
+  // which oversubscribes a process pinned to fewer (taskset, container CPU sets) and distorts the ratios.
+  const s = await LocalSession.open(job.model, { intraOpThreads: availableParallelism() });
   const afterSession = process.memoryUsage.rss();
   try {
     const figures = await timeBatches(s, cfg, job);

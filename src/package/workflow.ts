@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
-import { arch, cpus, hostname, platform } from 'node:os';
+import { arch, availableParallelism, cpus, hostname, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import { sha256File } from '../core/digest.js';
 import { DrivegateError, badInput } from '../core/errors.js';
@@ -636,7 +636,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
           }
           return {
             host: hostName(),
-            threads: "onnxruntime's default intra-op threads",
+            threads: `${availableParallelism()} intra-op threads (one per CPU this process may use)`,
             variants: out,
             ratios,
           };
