@@ -84,17 +84,7 @@ export function emulateFp16(bytes: Uint8Array, file: string): { model: Buffer; i
     activationsCast: 0,
     skippedOps: [],
   };
-  const top = new Reader(buf, file, 'ModelProto', 0, buf.length);
-  const modelParts: Buffer[] = [];
-  let fieldStart = 0;
-  top.each((f, w) => {
-    if (f !== 7 || w !== 2) {
-      top.skip(w);
-      modelParts.push(buf.subarray(fieldStart, top.pos));
-      fieldStart = top.pos;
-      return true;
-    }
-    const g = top.sub('graph');
+  const model = replaceGraph(buf, file, (g) => {
     const graphParts: Buffer[] = [];
     const extraNodes: Buffer[] = [];
     let gStart = g.pos;
@@ -157,11 +147,29 @@ export function emulateFp16(bytes: Uint8Array, file: string): { model: Buffer; i
       gStart = g.pos;
       return true;
     });
-    modelParts.push(lenField(7, Buffer.concat([...graphParts, ...extraNodes])));
+    return Buffer.concat([...graphParts, ...extraNodes]);
+  });
+  return { model, info };
+}
+
+/**
+ * Copies a ModelProto with its graph (field 7) replaced by what `rewrite` makes of it (GraphProto
+ * bytes); every other field is kept byte for byte, in order.
+ */
+function replaceGraph(buf: Buffer, file: string, rewrite: (graph: Reader) => Buffer): Buffer {
+  const top = new Reader(buf, file, 'ModelProto', 0, buf.length);
+  const parts: Buffer[] = [];
+  let fieldStart = 0;
+  top.each((f, w) => {
+    if (f === 7 && w === 2) parts.push(lenField(7, rewrite(top.sub('graph'))));
+    else {
+      top.skip(w);
+      parts.push(buf.subarray(fieldStart, top.pos));
+    }
     fieldStart = top.pos;
     return true;
   });
-  return { model: Buffer.concat(modelParts), info };
+  return Buffer.concat(parts);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -419,21 +427,8 @@ export function convertToFp16(
     castsAdded: 0,
     keepFp32Ops: [...keep].sort(),
   };
-  const top = new Reader(buf, file, 'ModelProto', 0, buf.length);
-  const modelParts: Buffer[] = [];
-  let fieldStart = 0;
-  top.each((f, w) => {
-    if (f !== 7 || w !== 2) {
-      top.skip(w);
-      modelParts.push(buf.subarray(fieldStart, top.pos));
-      fieldStart = top.pos;
-      return true;
-    }
-    modelParts.push(lenField(7, convertGraph(buf, top.sub('graph'), file, keep, info)));
-    fieldStart = top.pos;
-    return true;
-  });
-  return { model: Buffer.concat(modelParts), info };
+  const model = replaceGraph(buf, file, (g) => convertGraph(buf, g, file, keep, info));
+  return { model, info };
 }
 
 function fail(file: string, field: string, message: string, expected: string, found: string): never {
