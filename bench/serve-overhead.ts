@@ -238,27 +238,21 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => child.once('message', () => resolve()));
   const load0 = loadavg()[0]!;
   try {
-    type Path = 'local' | 'pool' | 'http' | 'httpNode' | 'httpJson' | 'localNoSpin' | 'httpNoSpin' | 'floor';
-    const lat: Record<Path, number[]> = {
-      floor: [],
-      local: [],
-      pool: [],
-      http: [],
-      httpNode: [],
-      httpJson: [],
-      localNoSpin: [],
-      httpNoSpin: [],
-    };
-    const blockP50: Record<Path, number[]> = {
-      floor: [],
-      local: [],
-      pool: [],
-      http: [],
-      httpNode: [],
-      httpJson: [],
-      localNoSpin: [],
-      httpNoSpin: [],
-    };
+    const paths = [
+      'floor',
+      'local',
+      'pool',
+      'http',
+      'httpNode',
+      'httpJson',
+      'localNoSpin',
+      'httpNoSpin',
+    ] as const;
+    type Path = (typeof paths)[number];
+    const perPath = (): Record<Path, number[]> =>
+      Object.fromEntries(paths.map((p) => [p, [] as number[]])) as Record<Path, number[]>;
+    const lat = perPath();
+    const blockP50 = perPath();
     const inProcess = async (r: LocalSession | SessionPool): Promise<number[]> => {
       const xs: number[] = [];
       for (let i = 0; i <= BLOCK; i++) {
