@@ -1,8 +1,9 @@
 /**
  * Operator coverage: every node's op (domain, opset) against a target runtime's support table.
  * Tables: onnxruntime's CPU execution provider for the default ONNX domain up to opset 17,
- * TensorRT 8.6 as onnx-tensorrt's operators.md lists it (up to opset 17), and TensorRT 10.x as the
- * 10.x branch's operators.md lists it (opsets 9..20). Pure data and functions.
+ * TensorRT 8.6 as onnx-tensorrt's operators.md lists it (up to opset 17), and TensorRT 10.x from the
+ * 10.15 operators.md less the ops the changelog says 10.1..10.15 added: a 10.0 baseline (opsets 9..20).
+ * Pure data and functions.
  */
 import type { OnnxModelInfo } from './proto.js';
 
@@ -66,19 +67,54 @@ export const TRT_86: SupportTable = {
 };
 
 /**
- * TensorRT 10.x (onnx-tensorrt release/10.x docs/operators.md: "TensorRT 10.0 supports operators in
- * the inclusive range of opset 9 to opset 20"). Differences from TRT_86 recorded here: the opset range
- * (9..20 instead of 7..17: opsets 7 and 8 are no longer accepted, 18..20 are) and Gelu (ONNX opset
- * 20), which 10.x parses. The other rows are TRT_86's; rows that later 10.x minors add (the
- * changelog names e.g. RotaryEmbedding, RMSNormalization in 10.15) are not listed, so the table is
- * the 10.0 baseline and errs on the side of "unsupported".
+ * The "Y" rows of onnx-tensorrt's docs/operators.md for TensorRT 10.15 ("TensorRT 10.15 supports
+ * operators in the inclusive range of opset 9 to opset 24"), the newest 10.x table published.
+ */
+const TRT_1015_OPS = words(`
+  Abs Acos Acosh Add And ArgMax ArgMin Asin Asinh Atan Atanh Attention AveragePool BatchNormalization
+  BlackmanWindow Cast CastLike Ceil Celu Clip Concat Constant ConstantOfShape Conv ConvTranspose Cos Cosh
+  CumSum DeformConv DepthToSpace DequantizeLinear Div Dropout Einsum Elu Equal Erf Exp Expand EyeLike
+  Flatten Floor Gather GatherElements GatherND Gelu Gemm GlobalAveragePool GlobalLpPool GlobalMaxPool
+  Greater GreaterOrEqual GridSample GroupNormalization GRU HammingWindow HannWindow HardSigmoid HardSwish
+  Hardmax Identity If ImageScaler InstanceNormalization IsInf IsNaN LayerNormalization LeakyRelu Less
+  LessOrEqual Log LogSoftmax Loop LRN LSTM LpNormalization LpPool MatMul Max MaxPool Mean
+  MeanVarianceNormalization Min Mish Mod Mul Neg NonMaxSuppression NonZero Not OneHot Or Pad
+  ParametricSoftplus Pow PRelu QuantizeLinear RandomNormal RandomNormalLike RandomUniform RandomUniformLike
+  Range Reciprocal ReduceL1 ReduceL2 ReduceLogSum ReduceLogSumExp ReduceMax ReduceMean ReduceMin ReduceProd
+  ReduceSum ReduceSumSquare Relu Reshape Resize ReverseSequence RMSNormalization RNN RoiAlign
+  RotaryEmbedding Round STFT ScaledTanh Scan Scatter ScatterElements ScatterND Selu Shape Shrink Sigmoid
+  Sign Sin Sinh Size Slice Softmax Softplus Softsign SpaceToDepth Split Sqrt Squeeze Sub Sum Tan Tanh
+  TensorScatter ThresholdedRelu Tile TopK Transpose Trilu Unsqueeze Upsample Where Xor`);
+
+/**
+ * Ops of the 10.15 table that onnx-tensorrt's docs/Changelog.md says a later 10.x minor added, with
+ * that minor: a model using one of them needs at least that TensorRT.
+ */
+export const TRT_10_ADDED_IN: Readonly<Record<string, string>> = {
+  DeformConv: '10.1',
+  BlackmanWindow: '10.4',
+  HammingWindow: '10.4',
+  HannWindow: '10.4',
+  STFT: '10.5',
+  Attention: '10.14',
+  RotaryEmbedding: '10.15',
+  RMSNormalization: '10.15',
+  TensorScatter: '10.15',
+};
+
+/**
+ * TensorRT 10.x, 10.0 baseline: the 10.15 table (above) less the ops the changelog says 10.1..10.15
+ * added, with 10.0's opset range 9..20 (the 10.0 operators.md: "TensorRT 10.0 supports operators in
+ * the inclusive range of opset 9 to opset 20"). A pack checked against it builds on every 10.x; an
+ * op added later is refused with the minor that added it.
  */
 export const TRT_10: SupportTable = {
   id: 'tensorrt-10',
-  description: 'TensorRT 10.x ONNX parser (onnx-tensorrt 10.x operators.md, 10.0 baseline), opset 9..20',
+  description:
+    'TensorRT 10.x ONNX parser, 10.0 baseline (onnx-tensorrt 10.x operators.md and changelog), opset 9..20',
   minOpset: 9,
   maxOpset: 20,
-  ops: new Set([...TRT_86.ops, 'Gelu']),
+  ops: new Set([...TRT_1015_OPS].filter((op) => TRT_10_ADDED_IN[op] === undefined)),
 };
 
 /** The support tables by the id a target names (src/package/recipe.ts TargetInfo.table). */
@@ -136,7 +172,10 @@ export function checkCoverage(model: OnnxModelInfo, table: SupportTable): Covera
         index,
         opType: n.opType,
         domain,
-        reason: `op ${n.opType} is not in ${table.id}`,
+        reason:
+          table === TRT_10 && TRT_10_ADDED_IN[n.opType] !== undefined
+            ? `op ${n.opType} is not in ${table.id} (onnx-tensorrt added it in TensorRT ${TRT_10_ADDED_IN[n.opType]})`
+            : `op ${n.opType} is not in ${table.id}`,
       });
     } else if (opset < table.minOpset || opset > table.maxOpset) {
       uncovered.push({

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DrivegateError } from '../core/errors.js';
-import { SUPPORT_TABLES, TRT_10, TRT_86, checkCoverage } from '../onnx/coverage.js';
+import { SUPPORT_TABLES, TRT_10, TRT_10_ADDED_IN, TRT_86, checkCoverage } from '../onnx/coverage.js';
 import { DT, encodeModel, intField, lenField, tensorValue } from '../onnx/graph.js';
 import { readOnnxModel } from '../onnx/proto.js';
 import type { OnnxModelInfo } from '../onnx/proto.js';
@@ -78,4 +78,24 @@ test('a recipe with no TensorRT target reports no TensorRT coverage', () => {
   const r = graphChecks(oneNode('Relu', 17), recipe(['cpu-ort-fp32']), 'm.onnx', 'r.yaml');
   assert.equal(r.tensorrt_coverage, undefined);
   assert.equal(r.coverage['cpu-ort-fp32']?.ok, true);
+});
+
+test('ops the 10.x table lists beyond 8.6 (Hardmax from 9.2, Mish) pass gpu-trt10 and are refused for gpu-trt', () => {
+  for (const op of ['Hardmax', 'Mish']) {
+    const m = oneNode(op, 18);
+    assert.equal(checkCoverage(m, TRT_10).ok, true, op);
+    refusedFor('gpu-trt-fp16', m, new RegExp(`op ${op} is not in tensorrt-8\\.6|opset 18 is outside`));
+  }
+});
+
+test('an op a later 10.x minor added (DeformConv, 10.1) is refused for gpu-trt10, naming the minor', () => {
+  const m = oneNode('DeformConv', 19);
+  assert.equal(TRT_10_ADDED_IN['DeformConv'], '10.1');
+  refusedFor(
+    'gpu-trt10-fp32',
+    m,
+    /op DeformConv is not in tensorrt-10 \(onnx-tensorrt added it in TensorRT 10\.1\)/,
+  );
+  // Ops 10.x no longer lists stay refused (QLinearConv: N in 8.6 and 10.15).
+  refusedFor('gpu-trt10-int8', oneNode('QLinearConv', 17), /op QLinearConv is not in tensorrt-10/);
 });
