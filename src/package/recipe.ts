@@ -206,6 +206,18 @@ export const recipeSchema = z.strictObject({
       batch_sizes: z.array(z.number().int().min(1).max(64)).min(1).default([1]),
     })
     .default({ iterations: 30, warmup: 3, batch_sizes: [1] }),
+  /**
+   * A pipeline ensemble in the model repository: Triton `platform: "ensemble"` model `name` chaining
+   * the generated `preprocess` model (raw UINT8 HWC image -> normalised input), a detector model of
+   * the pack (`model.name` or a variant `<name>_fp16` / `<name>_int8`) and the generated `postprocess`
+   * model (heads -> fixed-shape detections). Absent: no ensemble.
+   */
+  pipeline: z
+    .strictObject({
+      name,
+      steps: z.tuple([z.literal('preprocess'), name, z.literal('postprocess')]).optional(),
+    })
+    .optional(),
   serving: z
     .strictObject({
       max_batch_size: z.number().int().min(0).max(1024).default(8),
@@ -233,6 +245,51 @@ export const recipeSchema = z.strictObject({
 
 /** A validated recipe. */
 export type Recipe = z.output<typeof recipeSchema>;
+
+/** The models of a pipeline: the ensemble's name and its three steps (the detector step filled in). */
+export interface PipelineSpec {
+  name: string;
+  steps: [string, string, string];
+}
+
+/** The recipe's pipeline with the default detector step (`model.name`), or undefined. */
+export function pipelineOf(recipe: Recipe): PipelineSpec | undefined {
+  const p = recipe.pipeline;
+  if (p === undefined) return undefined;
+  return { name: p.name, steps: [...(p.steps ?? ['preprocess', recipe.model.name, 'postprocess'])] };
+}
+
+/** Cross-field checks of a pipeline: the detector step is one of the pack's models; names do not clash. */
+function checkPipeline(
+  r: Recipe,
+): { path: Array<string | number>; expected: string; found: string } | undefined {
+  const p = pipelineOf(r);
+  if (p === undefined) return undefined;
+  const detectors = [r.model.name, `${r.model.name}_fp16`, `${r.model.name}_int8`];
+  if (!detectors.includes(p.steps[1]))
+    return {
+      path: ['pipeline', 'steps', 1],
+      expected: `one of ${detectors.join(', ')}`,
+      found: JSON.stringify(p.steps[1]),
+    };
+  const precision = p.steps[1] === r.model.name ? 'fp32' : p.steps[1].slice(r.model.name.length + 1);
+  if (
+    precision !== 'fp32' &&
+    !r.targets.some((t) => KNOWN_TARGETS[t]?.device === 'cpu' && KNOWN_TARGETS[t]?.precision === precision)
+  )
+    return {
+      path: ['pipeline', 'steps', 1],
+      expected: `a cpu-ort-${precision} target in targets (the ${precision} variant is built only for it)`,
+      found: `targets ${r.targets.join(', ')}`,
+    };
+  if ([...detectors, 'preprocess', 'postprocess'].includes(p.name))
+    return {
+      path: ['pipeline', 'name'],
+      expected: 'a name no other model of the repository has',
+      found: JSON.stringify(p.name),
+    };
+  return undefined;
+}
 
 function lineOf(doc: Document, lc: LineCounter, path: ReadonlyArray<string | number>): number | undefined {
   for (let n = path.length; n > 0; n--) {
@@ -283,7 +340,18 @@ export function parseRecipe(text: string, file: string): Recipe {
   }
   const value: unknown = doc.toJS({ maxAliasCount: 100 });
   const r = recipeSchema.safeParse(value);
-  if (r.success) return r.data;
+  if (r.success) {
+    const bad = checkPipeline(r.data);
+    if (bad === undefined) return r.data;
+    const line = lineOf(doc, lc, bad.path);
+    throw badInput('invalid pipeline', {
+      file,
+      field: formatPath(bad.path),
+      ...(line !== undefined ? { line } : {}),
+      expected: bad.expected,
+      found: bad.found,
+    });
+  }
   const issue = r.error.issues[0];
   let path: Array<string | number> = (issue?.path ?? []).map((p) => (typeof p === 'number' ? p : String(p)));
   let expected = issue?.message ?? 'a valid recipe';

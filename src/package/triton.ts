@@ -1,12 +1,22 @@
 /**
  * The Triton model configuration of a pack, derived from the ONNX graph's inputs and outputs (pure):
  * name, platform "onnxruntime_onnx", max_batch_size, typed dims without the batch dim, dynamic
- * batching and a CPU instance group. Written as config.pbtxt with the serve module's writer.
+ * batching and a CPU instance group; and the configs of a pipeline ensemble (preprocess -> detector ->
+ * postprocess). Written as config.pbtxt with the serve module's writer.
  */
 import { badInput } from '../core/errors.js';
 import type { OnnxModelInfo, OnnxValueInfo } from '../onnx/proto.js';
 import type { ConfigDataType, ModelConfig, TensorConfig } from '../serve/model-config.js';
-import type { Recipe } from './recipe.js';
+import type { InferenceConfig } from '../runtime/config.js';
+import {
+  DETECTION_OUTPUTS,
+  IMAGE_SIZE,
+  RAW_IMAGE,
+  postprocessSizes,
+  rawImageDims,
+  type HeadDims,
+} from './pipeline.js';
+import type { PipelineSpec, Recipe } from './recipe.js';
 
 const ELEM_TO_TRITON: Record<number, ConfigDataType> = {
   1: 'TYPE_FP32',
@@ -71,4 +81,138 @@ export function tritonConfig(model: OnnxModelInfo, recipe: Recipe, file: string)
     parameters: {},
     extra: [],
   };
+}
+
+/** The Triton configs of a pipeline: the generated preprocess/postprocess models and the ensemble. */
+export interface PipelineConfigs {
+  preprocess: ModelConfig;
+  postprocess: ModelConfig;
+  ensemble: ModelConfig;
+}
+
+/** The ensemble-level name of the normalised image between preprocess and the detector. */
+export const PREPROCESSED = 'preprocessed';
+
+/**
+ * The heatmap's classes, height and width as the detector declares them (`heatmap` output [N,C,h,w]),
+ * or from the contract (input size / stride) where the graph leaves a dim symbolic.
+ */
+export function headDims(detector: OnnxModelInfo, cfg: InferenceConfig): HeadDims {
+  if (cfg.output.decoder !== 'centernet')
+    throw badInput('a pipeline postprocess needs the centernet decoder', {
+      file: 'inference_config.json',
+      field: 'output.decoder',
+      expected: '"centernet"',
+      found: JSON.stringify(cfg.output.decoder),
+    });
+  const stride = cfg.output.stride;
+  const heat = detector.graph.outputs.find((o) => o.name === (cfg.output as { heatmap: string }).heatmap);
+  const d = (i: number, fallback: number): number => {
+    const v = heat?.dims?.[i];
+    return typeof v === 'number' && v > 0 ? v : fallback;
+  };
+  return {
+    classes: d(1, Object.keys(cfg.classes).length),
+    height: d(2, Math.ceil(cfg.input.height / stride)),
+    width: d(3, Math.ceil(cfg.input.width / stride)),
+  };
+}
+
+/**
+ * The pipeline's configs: `preprocess` and `postprocess` (onnxruntime_onnx, with the detector config's
+ * max_batch_size, dynamic batching and instance groups) and the ensemble `pipeline.name` (platform
+ * "ensemble", the same max_batch_size, no instances of its own) chaining preprocess -> detector ->
+ * postprocess through ensemble_scheduling (map key: the composing model's tensor; value: the ensemble's).
+ */
+export function pipelineConfigs(
+  pipeline: PipelineSpec,
+  detector: ModelConfig,
+  cfg: InferenceConfig,
+  heads: HeadDims,
+): PipelineConfigs {
+  const o = cfg.output;
+  if (o.decoder !== 'centernet') throw new Error('pipelineConfigs needs the centernet decoder');
+  const [preName, detName, postName] = pipeline.steps;
+  const batched = detector.maxBatchSize > 0;
+  const dims = (d: number[]): number[] => (batched ? d : [-1, ...d]);
+  const { d: D } = postprocessSizes(cfg, heads);
+  const raw: TensorConfig = {
+    name: RAW_IMAGE,
+    dataType: 'TYPE_UINT8',
+    dims: dims(rawImageDims(cfg).map((x) => (typeof x === 'number' ? x : -1))),
+    format: 'FORMAT_NHWC',
+  };
+  const size: TensorConfig = { name: IMAGE_SIZE, dataType: 'TYPE_FP32', dims: dims([2]) };
+  const heatDims = [heads.classes, heads.height, heads.width];
+  const pairDims = [2, heads.height, heads.width];
+  const detections: TensorConfig[] = [
+    { name: DETECTION_OUTPUTS.boxes, dataType: 'TYPE_FP32', dims: dims([D, 4]) },
+    { name: DETECTION_OUTPUTS.scores, dataType: 'TYPE_FP32', dims: dims([D]) },
+    { name: DETECTION_OUTPUTS.classes, dataType: 'TYPE_INT64', dims: dims([D]) },
+    { name: DETECTION_OUTPUTS.count, dataType: 'TYPE_INT64', dims: dims([1]) },
+  ];
+  const onnx = (name: string, inputs: TensorConfig[], outputs: TensorConfig[]): ModelConfig => ({
+    ...detector,
+    name,
+    inputs,
+    outputs,
+    parameters: { ...detector.parameters },
+    extra: [],
+  });
+  const preprocess = onnx(
+    preName,
+    [raw],
+    [
+      { name: cfg.input.name, dataType: 'TYPE_FP32', dims: dims([3, cfg.input.height, cfg.input.width]) },
+      size,
+    ],
+  );
+  const postprocess = onnx(
+    postName,
+    [
+      { name: o.heatmap, dataType: 'TYPE_FP32', dims: dims(heatDims) },
+      { name: o.wh, dataType: 'TYPE_FP32', dims: dims(pairDims) },
+      { name: o.offset, dataType: 'TYPE_FP32', dims: dims(pairDims) },
+      size,
+    ],
+    detections,
+  );
+  const same = (names: string[]): Record<string, string> => Object.fromEntries(names.map((n) => [n, n]));
+  const ensemble: ModelConfig = {
+    name: pipeline.name,
+    platform: 'ensemble',
+    maxBatchSize: detector.maxBatchSize,
+    inputs: [raw],
+    outputs: detections,
+    instanceGroups: [],
+    versionPolicy: { latest: { numVersions: 1 } },
+    parameters: {},
+    ensembleScheduling: {
+      steps: [
+        {
+          modelName: preName,
+          modelVersion: -1,
+          inputMap: { [RAW_IMAGE]: RAW_IMAGE },
+          outputMap: { [cfg.input.name]: PREPROCESSED, [IMAGE_SIZE]: IMAGE_SIZE },
+          line: 0,
+        },
+        {
+          modelName: detName,
+          modelVersion: -1,
+          inputMap: { [cfg.input.name]: PREPROCESSED },
+          outputMap: same([o.heatmap, o.wh, o.offset]),
+          line: 0,
+        },
+        {
+          modelName: postName,
+          modelVersion: -1,
+          inputMap: same([o.heatmap, o.wh, o.offset, IMAGE_SIZE]),
+          outputMap: same(Object.values(DETECTION_OUTPUTS)),
+          line: 0,
+        },
+      ],
+    },
+    extra: [],
+  };
+  return { preprocess, postprocess, ensemble };
 }

@@ -1,7 +1,7 @@
 /**
  * Triton's ModelConfig (model_config.proto) as far as drivegate reads and writes it: name,
  * platform/backend, max_batch_size, input/output, dynamic_batching, instance_group, version_policy,
- * parameters, default_model_filename. Other fields are kept verbatim (`extra`) and reported as
+ * parameters, default_model_filename, ensemble_scheduling (steps with their input/output maps). Other fields are kept verbatim (`extra`) and reported as
  * warnings, never an error. `parseModelConfig` reads config.pbtxt text; `writeModelConfig` writes it.
  */
 import { badInput } from '../core/errors.js';
@@ -64,6 +64,26 @@ export interface InstanceGroupConfig {
 export type VersionPolicy =
   { latest: { numVersions: number } } | { all: Record<string, never> } | { specific: { versions: number[] } };
 
+/**
+ * One ensemble_scheduling.step: a composing model and how its tensors map to the ensemble's.
+ * Map keys are the composing model's tensor names, values the ensemble-level tensor names (Triton's
+ * model_config.proto ModelEnsembling.Step).
+ */
+export interface EnsembleStep {
+  modelName: string;
+  /** -1 = the latest loaded version. */
+  modelVersion: number;
+  inputMap: Record<string, string>;
+  outputMap: Record<string, string>;
+  /** The line of the step in config.pbtxt (0 when built in code). */
+  line: number;
+}
+
+/** ensemble_scheduling. */
+export interface EnsembleScheduling {
+  steps: EnsembleStep[];
+}
+
 /** A model config (config.pbtxt). */
 export interface ModelConfig {
   name: string;
@@ -77,6 +97,8 @@ export interface ModelConfig {
   versionPolicy?: VersionPolicy;
   parameters: Record<string, string>;
   defaultModelFilename?: string;
+  /** The steps of an ensemble (platform "ensemble"). */
+  ensembleScheduling?: EnsembleScheduling;
   /** Top-level fields drivegate does not interpret, kept verbatim (written back by writeModelConfig). */
   extra: PbField[];
 }
@@ -208,6 +230,89 @@ function parseTensor(fields: PbMessage, ctx: Ctx, kind: 'input' | 'output', line
       );
   }
   return t;
+}
+
+function parseMapEntry(f: PbField, ctx: Ctx, into: Record<string, string>, where: string): void {
+  const body = msg(f, ctx);
+  const k = body.find((h) => h.name === 'key');
+  const v = body.find((h) => h.name === 'value');
+  if (k === undefined || v === undefined || body.length !== 2)
+    throw badInput(`bad ${f.name} entry${where}`, {
+      file: ctx.file,
+      line: f.line,
+      field: `ensemble_scheduling.step.${f.name}`,
+      expected: `${f.name} { key: "<model tensor>" value: "<ensemble tensor>" }`,
+      found: body.map((h) => h.name).join(', ') || 'nothing',
+    });
+  const key = str(k, ctx);
+  if (key in into)
+    throw badInput(`${f.name} maps tensor '${key}' twice${where}`, {
+      file: ctx.file,
+      line: k.line,
+      field: `ensemble_scheduling.step.${f.name}`,
+      expected: 'each key once',
+      found: `'${key}' again`,
+    });
+  into[key] = str(v, ctx);
+}
+
+function parseEnsembleScheduling(f: PbField, ctx: Ctx): EnsembleScheduling {
+  const steps: EnsembleStep[] = [];
+  for (const g of msg(f, ctx)) {
+    if (g.name !== 'step') {
+      ctx.warnings.push(`${ctx.file}:${g.line}: ensemble_scheduling.${g.name} is ignored`);
+      continue;
+    }
+    const where = ` in ensemble_scheduling.step[${steps.length}]`;
+    const step: EnsembleStep = { modelName: '', modelVersion: -1, inputMap: {}, outputMap: {}, line: g.line };
+    let named = false;
+    for (const h of msg(g, ctx)) {
+      if (h.name === 'model_name') {
+        step.modelName = str(h, ctx);
+        named = true;
+      } else if (h.name === 'model_version') {
+        step.modelVersion = num(h, ctx, 'model_version', { min: -1 });
+        if (step.modelVersion === 0)
+          throw badInput(`bad model_version${where}`, {
+            file: ctx.file,
+            line: h.line,
+            field: 'ensemble_scheduling.step.model_version',
+            expected: '-1 (latest) or a version >= 1',
+            found: '0',
+          });
+      } else if (h.name === 'input_map') parseMapEntry(h, ctx, step.inputMap, where);
+      else if (h.name === 'output_map') parseMapEntry(h, ctx, step.outputMap, where);
+      else ctx.warnings.push(`${ctx.file}:${h.line}: ensemble_scheduling.step.${h.name} is ignored`);
+    }
+    if (!named || step.modelName === '')
+      throw badInput(`a step has no model_name${where.replace(' in', ':')}`, {
+        file: ctx.file,
+        line: g.line,
+        field: `ensemble_scheduling.step[${steps.length}].model_name`,
+        expected: 'model_name: "<model>"',
+        found: 'nothing',
+      });
+    for (const m of ['input_map', 'output_map'] as const) {
+      if (Object.keys(m === 'input_map' ? step.inputMap : step.outputMap).length === 0)
+        throw badInput(`step '${step.modelName}' has no ${m}`, {
+          file: ctx.file,
+          line: g.line,
+          field: `ensemble_scheduling.step[${steps.length}].${m}`,
+          expected: `at least one ${m} { key: ... value: ... }`,
+          found: 'none',
+        });
+    }
+    steps.push(step);
+  }
+  if (steps.length === 0)
+    throw badInput('ensemble_scheduling has no step', {
+      file: ctx.file,
+      line: f.line,
+      field: 'ensemble_scheduling.step',
+      expected: 'at least one step { ... }',
+      found: 'none',
+    });
+  return { steps };
 }
 
 /**
@@ -371,6 +476,10 @@ export function parseModelConfig(
         config.parameters[str(k, ctx)] = value;
         break;
       }
+      case 'ensemble_scheduling':
+        once(f);
+        config.ensembleScheduling = parseEnsembleScheduling(f, ctx);
+        break;
       default:
         config.extra.push(f);
         ctx.warnings.push(`${file}:${f.line}: field '${f.name}' is not interpreted by drivegate (kept)`);
@@ -463,6 +572,23 @@ export function modelConfigToPb(c: ModelConfig): PbMessage {
   }
   for (const [k, v] of Object.entries(c.parameters))
     out.push(M('parameters', [S('key', k), M('value', [S('string_value', v)])]));
+  if (c.ensembleScheduling !== undefined) {
+    const entries = (name: string, m: Record<string, string>): PbField[] =>
+      Object.entries(m).map(([k, v]) => M(name, [S('key', k), S('value', v)]));
+    out.push(
+      M(
+        'ensemble_scheduling',
+        c.ensembleScheduling.steps.map((s) =>
+          M('step', [
+            S('model_name', s.modelName),
+            N('model_version', s.modelVersion),
+            ...entries('input_map', s.inputMap),
+            ...entries('output_map', s.outputMap),
+          ]),
+        ),
+      ),
+    );
+  }
   return [...out, ...c.extra];
 }
 
@@ -522,5 +648,17 @@ export function modelConfigJson(c: ModelConfig): Record<string, unknown> {
         }
       : {}),
     parameters: Object.fromEntries(Object.entries(c.parameters).map(([k, v]) => [k, { string_value: v }])),
+    ...(c.ensembleScheduling !== undefined
+      ? {
+          ensemble_scheduling: {
+            step: c.ensembleScheduling.steps.map((s) => ({
+              model_name: s.modelName,
+              model_version: s.modelVersion,
+              input_map: s.inputMap,
+              output_map: s.outputMap,
+            })),
+          },
+        }
+      : {}),
   };
 }

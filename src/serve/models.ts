@@ -7,6 +7,8 @@ import { availableParallelism } from 'node:os';
 import { DrivegateError, asDrivegateError } from '../core/errors.js';
 import type { ModelIO, TensorInfo } from '../runtime/ort.js';
 import { SessionPool } from '../runtime/pool.js';
+import type { Runner } from '../runtime/session.js';
+import { ensembleIO } from './ensemble.js';
 import { apiDatatype, configDataType, type ModelConfig, type TensorConfig } from './model-config.js';
 import type { RepositoryModel } from './repository.js';
 import { Scheduler } from './scheduler.js';
@@ -25,7 +27,8 @@ export interface TensorMeta {
 /** One loaded version. */
 export interface LoadedVersion {
   version: string;
-  pool: SessionPool;
+  /** The version's instances (a SessionPool; an ensemble's EnsembleRunner). */
+  pool: Runner;
   scheduler: Scheduler;
 }
 
@@ -202,6 +205,11 @@ export async function loadModel(m: RepositoryModel, options: LoadOptions): Promi
     return loaded;
   }
   const config = m.config;
+  if (config.platform === 'ensemble') {
+    // Versions come when the server links it to its composing models (ensemble.ts linkEnsembles).
+    const io = ensembleIO(config);
+    return { ...loaded, platform: 'ensemble', inputs: io.inputs, outputs: io.outputs };
+  }
   const instances = instanceCount(config);
   try {
     const settings = sessionSettings(config, options, availableParallelism());

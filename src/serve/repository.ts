@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DrivegateError, asDrivegateError, badInput } from '../core/errors.js';
+import { checkEnsembleConfig } from './ensemble.js';
 import { parseModelConfig, type ModelConfig, type VersionPolicy } from './model-config.js';
 
 /** One model directory of a repository, scanned. */
@@ -14,7 +15,7 @@ export interface RepositoryModel {
   dir: string;
   /** The parsed config (undefined when it could not be read). */
   config?: ModelConfig;
-  /** Versions to serve per version_policy, ascending, with their model files. */
+  /** Versions to serve per version_policy, ascending, with their model files (an ensemble: its version directory). */
   versions: Array<{ version: number; modelPath: string }>;
   /** Fields ignored or kept uninterpreted. */
   warnings: string[];
@@ -69,6 +70,20 @@ export function scanModel(dir: string, name: string): RepositoryModel {
     m.warnings.push(...parsed.warnings);
     const platform = parsed.config.platform;
     const backend = parsed.config.backend;
+    if (platform === 'ensemble' || parsed.config.ensembleScheduling !== undefined) {
+      checkEnsembleConfig(parsed.config, cfgFile);
+      const available = versionDirs(dir);
+      if (available.length === 0) {
+        throw badInput('the ensemble has no version directory', {
+          file: dir,
+          expected: 'a numeric directory such as 1/ (empty: an ensemble has no model file)',
+          found: 'none',
+        });
+      }
+      for (const v of selectVersions(available, parsed.config.versionPolicy, cfgFile))
+        m.versions.push({ version: v, modelPath: join(dir, String(v)) });
+      return m;
+    }
     if (
       (platform !== undefined && platform !== 'onnxruntime_onnx') ||
       (backend !== undefined && backend !== 'onnxruntime')

@@ -10,6 +10,7 @@ import { DrivegateError, asDrivegateError, badInput } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
 import type { TensorData, TensorMap } from '../runtime/tensor.js';
 import { elementCount } from '../runtime/tensor.js';
+import { linkEnsembles } from './ensemble.js';
 import { ServerMetrics } from './metrics.js';
 import { modelConfigJson } from './model-config.js';
 import { loadModel, unloadModel, type LoadedModel, type LoadedVersion, type TensorMeta } from './models.js';
@@ -506,6 +507,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     if (loaded.error !== undefined)
       log.error('model failed to load', { model: m.name, error: loaded.error.message });
     else log.info('model loaded', { model: m.name, versions: [...loaded.versions.keys()] });
+  }
+  // Ensembles: linked to their composing models once those are loaded (src/serve/ensemble.ts).
+  for (const e of linkEnsembles(models, scanned, {
+    queueTimeoutMs: options.queueTimeoutMs ?? 30_000,
+    onExecution: (model, version, batch) => metrics.recordExecution(model, version, batch),
+  })) {
+    for (const v of e.versions.keys()) metrics.stats(e.name, v);
+    if (e.error !== undefined)
+      log.error('ensemble failed to load', { model: e.name, error: e.error.message });
+    else log.info('ensemble linked', { model: e.name, versions: [...e.versions.keys()] });
   }
 
   const findModel = (
