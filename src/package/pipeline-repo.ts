@@ -7,15 +7,17 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OnnxModelInfo } from '../onnx/proto.js';
-import type { InferenceConfig } from '../runtime/config.js';
-import { writeModelConfig, type ModelConfig } from '../serve/model-config.js';
-import { buildPostprocessModel, buildPreprocessModel } from './pipeline.js';
+import type { EnsembleSpec, InferenceConfig } from '../runtime/config.js';
+import { apiDatatype, writeModelConfig, type ModelConfig, type TensorConfig } from '../serve/model-config.js';
+import { DETECTION_OUTPUTS, buildPostprocessModel, buildPreprocessModel } from './pipeline.js';
 import type { PipelineSpec } from './recipe.js';
 import { headDims, pipelineConfigs, type PipelineConfigs } from './triton.js';
 
 /** What writePipeline wrote (for the model-repository step's result). */
 export interface PipelineWritten {
   configs: PipelineConfigs;
+  /** The ensemble as inference_config.json describes it (`ensemble`). */
+  spec: EnsembleSpec;
   /** Repository-relative paths written. */
   files: string[];
 }
@@ -36,7 +38,7 @@ export async function writePipeline(
   cfg: InferenceConfig,
   cfgFile = 'inference_config.json',
 ): Promise<PipelineWritten> {
-  const heads = headDims(detector, cfg);
+  const heads = headDims(detector, cfg, cfgFile);
   const configs = pipelineConfigs(pipeline, detectorConfig, cfg, heads);
   const files: string[] = [];
   const put = async (model: string, rel: string, data: string | Buffer): Promise<void> => {
@@ -51,5 +53,32 @@ export async function writePipeline(
   await put(configs.postprocess.name, '1/model.onnx', buildPostprocessModel(cfg, heads, cfgFile));
   await put(configs.ensemble.name, 'config.pbtxt', writeModelConfig(configs.ensemble));
   await put(configs.ensemble.name, '1/README.md', ENSEMBLE_VERSION_README);
-  return { configs, files };
+  return { configs, files, spec: ensembleSpec(configs, cfg) };
+}
+
+/** The inference config's description of the ensemble (its IO as v2 metadata reports it). */
+export function ensembleSpec(configs: PipelineConfigs, cfg: InferenceConfig): EnsembleSpec {
+  const e = configs.ensemble;
+  const tensor = (t: TensorConfig): { name: string; datatype: string; shape: number[] } => ({
+    name: t.name,
+    datatype: apiDatatype(t.dataType),
+    shape: e.maxBatchSize > 0 ? [-1, ...t.dims] : [...t.dims],
+  });
+  const input = e.inputs[0]!;
+  return {
+    name: e.name,
+    steps: (e.ensembleScheduling?.steps ?? []).map((s) => s.modelName),
+    input: {
+      ...tensor(input),
+      layout: 'NHWC',
+      color: 'RGB',
+      size: cfg.preprocess.resize.mode === 'resize' ? 'any' : 'input',
+    },
+    outputs: e.outputs.map(tensor),
+    detections: {
+      ...DETECTION_OUTPUTS,
+      box_format: 'xywh',
+      padding: { score: 0, class: -1 },
+    },
+  };
 }

@@ -19,6 +19,7 @@ import { ensureReferenceWorld, loadShard, verifyShardImages } from './shard.js';
 import { exportTorchModel, isTorchModel, torchConfigPath } from './torch.js';
 import type { TorchExport } from './torch.js';
 import type { PackageArgs } from './workflow.js';
+import { headDims } from './triton.js';
 import { graphChecks } from './workflow.js';
 
 /** What the caller gives. */
@@ -74,6 +75,7 @@ export async function preparePackage(req: PackageRequest): Promise<PackageArgs> 
   }
   const model = readOnnxModel(await readFile(resolved.modelPath), resolved.modelPath);
   graphChecks(model, recipe, resolved.modelPath, recipePath);
+  if (recipe.pipeline !== undefined) headDims(model, resolved.config, resolved.configPath); // the postprocess decodes CenterNet heads
   const qatField = recipe.int8.qat_model;
   const qat = qatField !== undefined ? resolve(dirname(recipePath), qatField) : null;
   if (qat !== null) await verifyQatModel(qat, model, recipePath);

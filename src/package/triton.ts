@@ -97,14 +97,21 @@ export const PREPROCESSED = 'preprocessed';
  * The heatmap's classes, height and width as the detector declares them (`heatmap` output [N,C,h,w]),
  * or from the contract (input size / stride) where the graph leaves a dim symbolic.
  */
-export function headDims(detector: OnnxModelInfo, cfg: InferenceConfig): HeadDims {
+export function headDims(
+  detector: OnnxModelInfo,
+  cfg: InferenceConfig,
+  file = 'inference_config.json',
+): HeadDims {
   if (cfg.output.decoder !== 'centernet')
-    throw badInput('a pipeline postprocess needs the centernet decoder', {
-      file: 'inference_config.json',
-      field: 'output.decoder',
-      expected: '"centernet"',
-      found: JSON.stringify(cfg.output.decoder),
-    });
+    throw badInput(
+      'a recipe pipeline needs the centernet decoder (its postprocess decodes CenterNet heads)',
+      {
+        file,
+        field: 'output.decoder',
+        expected: '"centernet"',
+        found: JSON.stringify(cfg.output.decoder),
+      },
+    );
   const stride = cfg.output.stride;
   const heat = detector.graph.outputs.find((o) => o.name === (cfg.output as { heatmap: string }).heatmap);
   const d = (i: number, fallback: number): number => {

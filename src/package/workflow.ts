@@ -20,14 +20,19 @@ import type { CoverageReport } from '../onnx/coverage.js';
 import { convertToFp16, emulateFp16 } from '../onnx/fp16.js';
 import { readOnnxModel } from '../onnx/proto.js';
 import type { OnnxModelInfo } from '../onnx/proto.js';
-import { loadInferenceConfig } from '../runtime/config.js';
+import { loadInferenceConfig, type InferenceConfig } from '../runtime/config.js';
+import type { RgbImage } from '../runtime/preprocess.js';
 import { contractSmoke } from '../serve/contract.js';
-import { writeModelConfig } from '../serve/model-config.js';
+import { writeModelConfig, type ModelConfig } from '../serve/model-config.js';
 import type { ArtifactStore } from '../store/types.js';
+import { renderCamera } from '../world/render/camera.js';
+import { exampleScenes } from '../world/render/example-states.js';
 import { assertEquivalent, compareVariants } from './equivalence.js';
 import type { Bounds, VariantSpec } from './equivalence.js';
 import { buildInt8, qatReport, verifyQatModel } from './int8.js';
-import { DEFAULT_TOLERANCES, KNOWN_TARGETS, loadRecipe } from './recipe.js';
+import { PIPELINE_OPSET } from './pipeline.js';
+import { writePipeline } from './pipeline-repo.js';
+import { DEFAULT_TOLERANCES, KNOWN_TARGETS, loadRecipe, pipelineOf } from './recipe.js';
 import type { Recipe } from './recipe.js';
 import { sealPack } from './seal.js';
 import type { SealResult } from './seal.js';
@@ -417,7 +422,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
       },
       {
         name: 'model-repository',
-        version: 4,
+        version: 5,
         inputs: (v) => ({
           files: {
             ...modelInputs(v.args).files,
@@ -448,6 +453,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
           }
           const out: Array<Record<string, unknown>> = [];
           const coverage: Record<string, CoverageReport> = {};
+          const built = new Map<string, { config: ModelConfig; info: OnnxModelInfo }>();
           for (const m of models) {
             const name = variantModelName(recipe.model.name, m.precision);
             const info = await readModel(m.file);
@@ -476,6 +482,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
             await mkdir(join(dir, '1'), { recursive: true });
             await writeFile(join(dir, 'config.pbtxt'), writeModelConfig(config));
             await copyFile(m.file, join(dir, '1', 'model.onnx'));
+            built.set(name, { config, info });
             out.push({
               model: name,
               precision: m.precision,
@@ -487,6 +494,36 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
           }
           await copyFile(ctx.args.model, ctx.out('model.onnx'));
           const cfg = loadInferenceConfig(ctx.args.inferenceConfig);
+          // The pipeline ensemble (recipe `pipeline`): preprocess -> detector -> postprocess.
+          delete cfg.ensemble;
+          let pipeline: Record<string, unknown> | null = null;
+          const spec = pipelineOf(recipe);
+          if (spec !== undefined) {
+            const det = built.get(spec.steps[1]);
+            if (det === undefined) {
+              throw badInput('the pipeline names a detector variant this run did not build', {
+                file: ctx.args.recipe,
+                field: 'pipeline.steps[1]',
+                expected: `one of ${[...built.keys()].join(', ')}`,
+                found: spec.steps[1],
+              });
+            }
+            const w = await writePipeline(
+              ctx.out('model_repository/'),
+              spec,
+              det.config,
+              det.info,
+              cfg,
+              ctx.args.inferenceConfig,
+            );
+            cfg.ensemble = w.spec;
+            pipeline = {
+              ...w.spec,
+              max_batch_size: w.configs.ensemble.maxBatchSize,
+              files: w.files.map((f) => `model_repository/${f}`),
+              opset: PIPELINE_OPSET,
+            };
+          }
           await writeFile(ctx.out('inference_config.json'), JSON.stringify(cfg, null, 2) + '\n');
           const first = out[0] ?? {};
           return {
@@ -494,12 +531,13 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
             models: out,
             layout: 'one Triton model per CPU variant: <name>, <name>_fp16, <name>_int8',
             variant_coverage: coverage,
+            pipeline,
           };
         },
       },
       {
         name: 'contract-smoke',
-        version: 2,
+        version: 3,
         inputs: (v) => ({
           files: {
             repository: v.outputPath('model-repository', 'model_repository/'),
@@ -508,12 +546,17 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
         }),
         async run(ctx) {
           const repo = ctx.inputs.files['repository'] ?? '';
-          const names = (await readdir(repo)).sort();
+          const cfgFile = ctx.inputs.files['inference_config'] ?? '';
+          const ens = loadInferenceConfig(cfgFile).ensemble;
+          // The generated preprocess/postprocess models are checked through their ensemble.
+          const composing = new Set(ens !== undefined ? [ens.steps[0], ens.steps[2]] : []);
+          const names = (await readdir(repo)).sort().filter((n) => !composing.has(n));
           const results: Record<string, unknown> = {};
           for (const model of names) {
-            const r = await contractSmoke(repo, ctx.inputs.files['inference_config'] ?? '', {
+            const r = await contractSmoke(repo, cfgFile, {
               model,
               ...(ctx.log !== undefined ? { log: ctx.log } : {}),
+              ...(model === ens?.name ? { images: goldenImages(loadInferenceConfig(cfgFile)) } : {}),
             });
             if (!r.ok) {
               const failed = r.checks.find((c) => !c.ok);
@@ -532,7 +575,13 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
             results[model] = { ...r, repository: 'model_repository/' };
           }
           const first = names[0] !== undefined ? (results[names[0]] as Record<string, unknown>) : {};
-          return { ...first, models: results };
+          return {
+            ...first,
+            models: results,
+            ...(ens !== undefined
+              ? { ensemble: results[ens.name], checked_through_ensemble: [...composing] }
+              : {}),
+          };
         },
       },
       {
@@ -692,6 +741,23 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
       },
     ],
   };
+}
+
+/**
+ * Raw images for the ensemble's contract smoke: rendered reference-world scenes (src/world example
+ * scenes: clear day and night urban) at the input size, and at twice the size when the ensemble takes
+ * any size (so the resize path is compared too).
+ */
+function goldenImages(cfg: InferenceConfig): RgbImage[] {
+  const { width: W, height: H } = cfg.input;
+  const render = (w: number, h: number, i: number): RgbImage => {
+    const scene = exampleScenes(w, h)[i]!;
+    const f = renderCamera(scene.state);
+    return { width: f.width, height: f.height, data: f.rgb };
+  };
+  const out = [render(W, H, 0)];
+  if (cfg.ensemble?.input.size === 'any') out.push(render(W * 2, H * 2, 1));
+  return out;
 }
 
 function relName(path: string): string {

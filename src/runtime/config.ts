@@ -73,6 +73,42 @@ const boxesSchema = z.strictObject({
   normalized: z.boolean().default(false),
 });
 
+const ensembleTensorSchema = z.strictObject({
+  name: z.string().min(1),
+  datatype: z.string().min(1),
+  /** Full shape, batch dim first when the ensemble batches; -1 = variable. */
+  shape: z.array(z.number().int().min(-1)),
+});
+
+/**
+ * The pipeline ensemble a pack serves besides the bare model (written by `drivegate package` when the
+ * recipe composes a pipeline): raw image in, fixed-shape detections out. See docs/packaging.md.
+ */
+const ensembleSchema = z.strictObject({
+  /** The Triton model name of the ensemble. */
+  name: z.string().min(1),
+  /** Its composing models in order: preprocess, the detector, postprocess. */
+  steps: z.array(z.string().min(1)).min(1),
+  /** The raw image: UINT8, HWC, RGB. */
+  input: ensembleTensorSchema.extend({
+    layout: z.literal('NHWC'),
+    color: z.literal('RGB'),
+    /** 'any': any height/width (resized as preprocess.resize says); 'input': exactly input.height x input.width. */
+    size: z.enum(['any', 'input']),
+  }),
+  outputs: z.array(ensembleTensorSchema).min(1),
+  /** Which output is what: boxes [N,D,4] (box_format, in the raw image's pixels), scores, classes, count. */
+  detections: z.strictObject({
+    boxes: z.string().min(1),
+    scores: z.string().min(1),
+    classes: z.string().min(1),
+    count: z.string().min(1),
+    box_format: z.literal('xywh'),
+    /** Rows past the count: score 0, class -1, box 0. */
+    padding: z.strictObject({ score: z.literal(0), class: z.literal(-1) }),
+  }),
+});
+
 /** The zod schema of an inference config (version 1). */
 export const inferenceConfigSchema = z
   .strictObject({
@@ -102,6 +138,7 @@ export const inferenceConfigSchema = z
         score_thresholds: {},
         nms: { iou_threshold: 0.5, per_class: true, max_detections: 100 },
       }),
+    ensemble: ensembleSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     const indices = Object.keys(cfg.classes)
@@ -137,6 +174,8 @@ export type InferenceConfig = z.output<typeof inferenceConfigSchema>;
 export type InferenceConfigInput = z.input<typeof inferenceConfigSchema>;
 /** The centernet output decoder's settings. */
 export type CenternetOutput = z.output<typeof centernetSchema>;
+/** The pipeline ensemble's description (inference_config.json `ensemble`). */
+export type EnsembleSpec = z.output<typeof ensembleSchema>;
 /** The boxes output decoder's settings. */
 export type BoxesOutput = z.output<typeof boxesSchema>;
 
