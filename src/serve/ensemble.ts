@@ -197,7 +197,7 @@ export class EnsembleRunner implements Runner {
         }
       } catch (err) {
         const e = asDrivegateError(err);
-        throw new DrivegateError(e.code, `${where}: ${e.message}`, { ...e.location, cause: err });
+        throw new DrivegateError(e.code, `${where}: ${e.message}`, { cause: err });
       }
     }
     const out: TensorMap = {};
