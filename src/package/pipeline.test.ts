@@ -9,7 +9,7 @@ import { packageRoot } from '../core/paths.js';
 import { readOnnxModel } from '../onnx/proto.js';
 import { loadInferenceConfig, parseInferenceConfig, type InferenceConfig } from '../runtime/config.js';
 import { decodeDetections } from '../runtime/decode.js';
-import { preprocessBatch, type RgbImage } from '../runtime/preprocess.js';
+import { planTransform, preprocessBatch, type RgbImage } from '../runtime/preprocess.js';
 import { LocalSession } from '../runtime/session.js';
 import type { TensorMap } from '../runtime/tensor.js';
 import { contractSmoke } from '../serve/contract.js';
@@ -182,6 +182,90 @@ test('the postprocess follows the config: many candidates through NMS, class-agn
     c.postprocess.score_thresholds = { car: 0.4, pedestrian: 0.03 };
   });
   await compareOnImages(perClass, images, 'per-class thresholds');
+});
+
+/** Deterministic pseudo-random numbers in [0, 1). */
+function rng(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x / 2 ** 32;
+  };
+}
+
+test('on synthetic heads with many overlapping boxes the postprocess equals the runtime decode (NMS at work)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dg-pipe-syn-'));
+  try {
+    const { classes: C, height: h, width: w } = HEADS;
+    const N = 3;
+    const r = rng(7);
+    const heat = new Float32Array(N * C * h * w).map(() => r() ** 3);
+    const wh = new Float32Array(N * 2 * h * w).map(() => 16 + r() * 64);
+    const off = new Float32Array(N * 2 * h * w).map(() => r());
+    const heads: TensorMap = {
+      heatmap: { type: 'float32', data: heat, dims: [N, C, h, w] },
+      wh: { type: 'float32', data: wh, dims: [N, 2, h, w] },
+      offset: { type: 'float32', data: off, dims: [N, 2, h, w] },
+    };
+    const configs: Array<[string, InferenceConfig]> = [
+      ['per-class NMS', withConfig((c) => (c.postprocess.score_threshold = 0.2))],
+      [
+        'class-agnostic NMS, top-k 60, 25 detections',
+        withConfig((c) => {
+          c.postprocess = {
+            score_threshold: 0.1,
+            score_thresholds: { truck: 0.5 },
+            nms: { iou_threshold: 0.3, per_class: false, max_detections: 25 },
+          };
+          if (c.output.decoder === 'centernet') c.output.top_k = 60;
+        }),
+      ],
+    ];
+    for (const [label, cfg] of configs) {
+      const post = join(dir, 'post.onnx');
+      writeFileSync(post, buildPostprocessModel(cfg, HEADS));
+      const so = await LocalSession.open(post, { intraOpThreads: 1 });
+      try {
+        // Images of 240x120 pixels: boxes are mapped back from the 192x96 input and clipped.
+        const size = new Float32Array(N * 2).map((_, i) => (i % 2 === 0 ? 120 : 240));
+        const copy = (t: TensorMap[string]): TensorMap[string] => ({ ...t, data: t.data.slice() });
+        const out = await so.run({
+          heatmap: copy(heads['heatmap']!),
+          wh: copy(heads['wh']!),
+          offset: copy(heads['offset']!),
+          image_size: { type: 'float32', data: size, dims: [N, 2] },
+        });
+        const transforms = Array.from({ length: N }, () => planTransform(240, 120, cfg));
+        const expected = decodeDetections(heads, transforms, cfg);
+        const d = out['scores']!.dims[1]!;
+        let suppressed = 0;
+        expected.forEach((dets, i) => {
+          const got = rows(out, i, d);
+          assert.equal(got.n, dets.length, `${label} image ${i}: count`);
+          dets.forEach((det, k) => {
+            assert.equal(Number(got.classes[k]), det.classIndex, `${label} image ${i} row ${k}: class`);
+            assert.equal(got.scores[k], Math.fround(det.score), `${label} image ${i} row ${k}: score`);
+            for (let j = 0; j < 4; j++)
+              assert.ok(
+                Math.abs(got.boxes[k * 4 + j]! - det.bbox[j]!) <= 1e-3,
+                `${label} image ${i} row ${k}: box`,
+              );
+          });
+        });
+        // Without NMS (IoU threshold 1, no cap) the runtime keeps more: suppression did happen.
+        const noNms = structuredClone(cfg);
+        noNms.postprocess.nms = { ...noNms.postprocess.nms, iou_threshold: 1, max_detections: 1000 };
+        decodeDetections(heads, transforms, noNms).forEach((all, i) => {
+          suppressed += all.length - (expected[i]?.length ?? 0);
+        });
+        assert.ok(suppressed >= 5, `${label}: NMS removed ${suppressed} candidates`);
+      } finally {
+        await so.close();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('letterbox contracts take raw images of the input size only; a boxes decoder has no postprocess', () => {
