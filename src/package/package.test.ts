@@ -18,7 +18,7 @@ interface PackOut {
   path: string;
 }
 
-test('packing the reference detector twice gives the same digest; verify passes, then names a tampered file', async () => {
+test('packing the reference detector twice (with its pipeline ensemble) gives the same digest; verify passes, then names a tampered file', async () => {
   const home = mkdtempSync(join(tmpdir(), 'dg-pack-'));
   try {
     const recipe = writeFastRecipe(home);
@@ -60,6 +60,12 @@ test('packing the reference detector twice gives the same digest; verify passes,
         'model_repository/detector/config.pbtxt',
         'model_repository/detector_fp16/1/model.onnx',
         'model_repository/detector_fp16/config.pbtxt',
+        'model_repository/detector_pipeline/1/README.md',
+        'model_repository/detector_pipeline/config.pbtxt',
+        'model_repository/postprocess/1/model.onnx',
+        'model_repository/postprocess/config.pbtxt',
+        'model_repository/preprocess/1/model.onnx',
+        'model_repository/preprocess/config.pbtxt',
         'recipe.yaml',
       ],
     );
@@ -79,6 +85,22 @@ test('packing the reference detector twice gives the same digest; verify passes,
     assert.notEqual(reportA['run_id'], reportB['run_id']);
     assert.equal((reportA['pack'] as { digest: string }).digest, a.digest);
     assert.equal((reportA['contract_smoke'] as { ok: boolean }).ok, true);
+    // The pipeline ensemble (examples/recipe.yaml `pipeline`) was smoke-tested with raw images: its
+    // detections equal the runtime's decode; inference_config.json describes it.
+    const smoke = reportA['contract_smoke'] as {
+      ensemble: { ok: boolean; ensemble: Array<{ detections: number; runtime_detections: number }> };
+      checked_through_ensemble: string[];
+    };
+    assert.equal(smoke.ensemble.ok, true);
+    assert.deepEqual(smoke.checked_through_ensemble, ['preprocess', 'postprocess']);
+    assert.equal(smoke.ensemble.ensemble.length, 2);
+    for (const e of smoke.ensemble.ensemble) assert.equal(e.detections, e.runtime_detections);
+    const packedCfg = JSON.parse(readFileSync(join(home, 'a', 'inference_config.json'), 'utf8')) as {
+      ensemble: { name: string; steps: string[]; input: { datatype: string; shape: number[] } };
+    };
+    assert.equal(packedCfg.ensemble.name, 'detector_pipeline');
+    assert.deepEqual(packedCfg.ensemble.steps, ['preprocess', 'detector', 'postprocess']);
+    assert.deepEqual(packedCfg.ensemble.input.shape, [-1, -1, -1, 3]);
     const precisions = reportA['precisions'] as Record<string, { status: string }>;
     assert.equal(precisions['fp16']?.status, 'built');
     const fp16 = precisions['fp16'] as unknown as {
@@ -144,7 +166,7 @@ test('packing the reference detector twice gives the same digest; verify passes,
     assert.equal(ok.code, 0, ok.stderr);
     const okStore = await verifyPack(a.digest, store);
     assert.equal(okStore.ok, true, JSON.stringify(okStore.problems));
-    assert.equal(okStore.files, 8);
+    assert.equal(okStore.files, 14);
 
     // Tamper with one served file: verify exits 2 naming it.
     const cfg = join(home, 'b', 'model_repository', 'detector', 'config.pbtxt');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DrivegateError } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
-import { loadRecipe, parseRecipe } from './recipe.js';
+import { loadRecipe, parseRecipe, pipelineOf } from './recipe.js';
 
 const base = 'recipe_version: 1\ntask: detection\nmodel:\n  name: detector\n';
 
@@ -38,6 +38,11 @@ test('examples/recipe.yaml parses with the reference detector settings', async (
   assert.deepEqual(recipe.calibration?.balance, ['weather', 'time_of_day']);
   assert.equal(recipe.calibration?.world?.split, 'train');
   assert.equal(recipe.equivalence.samples, 1000);
+  // The reference pack ships a pipeline ensemble.
+  assert.deepEqual(recipe.pipeline, {
+    name: 'detector_pipeline',
+    steps: ['preprocess', 'detector', 'postprocess'],
+  });
 });
 
 test('defaults fill what a minimal recipe leaves out', () => {
@@ -85,4 +90,47 @@ test('a wrong type and broken YAML are BAD_INPUT with a line', () => {
     /many/,
   );
   assert.throws(() => parseRecipe('task: [unclosed\n', 'r.yaml'), /invalid YAML/);
+});
+
+test('a pipeline composes preprocess, a detector variant and postprocess; its detector step defaults to model.name', () => {
+  const r = parseRecipe(`${base}targets: [cpu-ort-fp32]\npipeline:\n  name: detector_pipeline\n`, 'r.yaml');
+  assert.deepEqual(pipelineOf(r), {
+    name: 'detector_pipeline',
+    steps: ['preprocess', 'detector', 'postprocess'],
+  });
+  const int8 = parseRecipe(
+    `${base}targets: [cpu-ort-fp32, cpu-ort-int8]\npipeline:\n  name: p\n  steps: [preprocess, detector_int8, postprocess]\n`,
+    'r.yaml',
+  );
+  assert.deepEqual(pipelineOf(int8)?.steps, ['preprocess', 'detector_int8', 'postprocess']);
+  assert.equal(pipelineOf(parseRecipe(`${base}targets: [cpu-ort-fp32]\n`, 'r.yaml')), undefined);
+});
+
+test('a bad pipeline is BAD_INPUT naming the field and its line', () => {
+  const t = `${base}targets: [cpu-ort-fp32]\n`;
+  badInputAt(
+    `${t}pipeline:\n  name: p\n  stages: [preprocess]\n`,
+    'pipeline.stages',
+    8,
+    /unknown key "stages"/,
+  );
+  badInputAt(
+    `${t}pipeline:\n  name: p\n  steps: [preprocess, yolo, postprocess]\n`,
+    'pipeline.steps[1]',
+    8,
+    /"yolo"/,
+  );
+  badInputAt(
+    `${t}pipeline:\n  name: p\n  steps: [preprocess, detector_int8, postprocess]\n`,
+    'pipeline.steps[1]',
+    8,
+    /targets cpu-ort-fp32/,
+  );
+  badInputAt(
+    `${t}pipeline:\n  name: p\n  steps: [resize, detector, postprocess]\n`,
+    'pipeline.steps[0]',
+    8,
+    /resize/,
+  );
+  badInputAt(`${t}pipeline:\n  name: detector_fp16\n`, 'pipeline.name', 7, /detector_fp16/);
 });
