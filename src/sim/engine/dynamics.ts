@@ -108,6 +108,9 @@ export interface Body {
   cruise: number;
   /** Distance travelled, metres. */
   odometer: number;
+  /** Footprint length and width (the spec's size), so that a body is its own footprint (an Obb). */
+  readonly length: number;
+  readonly width: number;
 }
 
 /** Limits of the ego's longitudinal motion beyond its EntitySpec. */
@@ -135,6 +138,8 @@ export function makeBody(index: number, spec: EntitySpec): Body {
     targetY: 0,
     cruise: 0,
     odometer: 0,
+    length: spec.size.length,
+    width: spec.size.width,
   };
 }
 
@@ -194,14 +199,20 @@ export function stepBody(b: Body, aCmd: number, dt: number, jerk: MotionLimits |
 }
 
 function advanceActions(b: Body, vMean: number, dt: number): void {
-  for (const key of ['speedAction', 'laneAction'] as const) {
-    const t = b[key];
-    if (t === null) continue;
-    t.elapsed += t.over === 'time' ? dt : vMean * dt;
-    if (transitionProgress(t) >= 1) {
-      if (key === 'laneAction') b.targetY = t.to;
-      else b.cruise = t.to;
-      b[key] = null;
+  const sa = b.speedAction;
+  if (sa !== null) {
+    sa.elapsed += sa.over === 'time' ? dt : vMean * dt;
+    if (transitionProgress(sa) >= 1) {
+      b.cruise = sa.to;
+      b.speedAction = null;
+    }
+  }
+  const la = b.laneAction;
+  if (la !== null) {
+    la.elapsed += la.over === 'time' ? dt : vMean * dt;
+    if (transitionProgress(la) >= 1) {
+      b.targetY = la.to;
+      b.laneAction = null;
     }
   }
 }

@@ -181,8 +181,19 @@ export function groundTruthObjects(
   return out;
 }
 
-/** Extent of a body's footprint in the ego frame. */
-export function egoExtent(f: EgoFrame, b: Body): { xMin: number; xMax: number; yMin: number; yMax: number } {
+/** Extent of a footprint in the ego frame (egoExtent's result). */
+export interface EgoExtent {
+  xMin: number;
+  xMax: number;
+  yMin: number;
+  yMax: number;
+}
+
+/**
+ * Extent of a body's footprint in the ego frame. With `out`, the extent is written there and
+ * `out` returned (the metrics loop reuses one object per run instead of allocating per body and step).
+ */
+export function egoExtent(f: EgoFrame, b: Body, out?: EgoExtent): EgoExtent {
   const c = Math.cos(b.h);
   const s = Math.sin(b.h);
   const hl = b.spec.size.length / 2;
@@ -191,19 +202,25 @@ export function egoExtent(f: EgoFrame, b: Body): { xMin: number; xMax: number; y
   let xMax = -Infinity;
   let yMin = Infinity;
   let yMax = -Infinity;
-  for (const [a, bb] of [
-    [hl, hw],
-    [hl, -hw],
-    [-hl, -hw],
-    [-hl, hw],
-  ] as const) {
-    const p = toEgo(f, b.x + c * a - s * bb, b.y + s * a + c * bb);
-    if (p.x < xMin) xMin = p.x;
-    if (p.x > xMax) xMax = p.x;
-    if (p.y < yMin) yMin = p.y;
-    if (p.y > yMax) yMax = p.y;
+  // the corners (hl, hw), (hl, -hw), (-hl, -hw), (-hl, hw), each through toEgo's arithmetic
+  for (let k = 0; k < 4; k++) {
+    const a = k < 2 ? hl : -hl;
+    const bb = k === 0 || k === 3 ? hw : -hw;
+    const dx = b.x + c * a - s * bb - f.rx;
+    const dy = b.y + s * a + c * bb - f.ry;
+    const px = f.c * dx + f.s * dy;
+    const py = -f.s * dx + f.c * dy;
+    if (px < xMin) xMin = px;
+    if (px > xMax) xMax = px;
+    if (py < yMin) yMin = py;
+    if (py > yMax) yMax = py;
   }
-  return { xMin, xMax, yMin, yMax };
+  if (out === undefined) return { xMin, xMax, yMin, yMax };
+  out.xMin = xMin;
+  out.xMax = xMax;
+  out.yMin = yMin;
+  out.yMax = yMax;
+  return out;
 }
 
 /** A detection as the tracker takes it: image box, class, score. */

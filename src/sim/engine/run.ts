@@ -22,6 +22,7 @@ import {
   Tracker,
   egoExtent,
   groundTruthObjects,
+  type EgoExtent,
   projectBody,
   type PerceivedObject,
   type TrackerDetection,
@@ -177,6 +178,11 @@ export async function simulateRun(
   let decision: ControlDecision | null = null;
   let lastPerceptionOdo = ego.odometer;
   const f: EgoFrame = egoFrame(ego, sc.road, egoLaneY);
+  // half the sum of the ego's and each body's footprint diagonals (constant over the run)
+  const reaches = bodies.map(
+    (b) => (Math.hypot(ego.spec.size.length, ego.spec.size.width) + Math.hypot(b.length, b.width)) / 2,
+  );
+  const extent: EgoExtent = { xMin: 0, xMax: 0, yMin: 0, yMax: 0 };
   const laneRight = f.laneRight;
   const laneLeft = f.laneLeft;
 
@@ -281,10 +287,9 @@ export async function simulateRun(
     egoFrame(ego, sc.road, egoLaneY, f);
     const egoBox = footprint(ego);
     if (!laneDeparture) {
-      const ext = { c: Math.cos(ego.h), s: Math.sin(ego.h) };
       const hl = ego.spec.size.length / 2;
       const hw = ego.spec.size.width / 2;
-      const reach = Math.abs(ext.s) * hl + Math.abs(ext.c) * hw;
+      const reach = Math.abs(Math.sin(ego.h)) * hl + Math.abs(Math.cos(ego.h)) * hw;
       if (ego.y + reach > laneLeft || ego.y - reach < laneRight) laneDeparture = true;
     }
     let threatNow = false;
@@ -292,8 +297,8 @@ export async function simulateRun(
       if (b === ego) continue;
       const st = stats[b.index]!;
       const bBox = footprint(b);
-      const centre = Math.hypot(b.x - ego.x, b.y - ego.y);
-      const reach = (Math.hypot(egoBox.length, egoBox.width) + Math.hypot(bBox.length, bBox.width)) / 2;
+      const reach = reaches[b.index]!;
+      const centre = centreDistance(b.x - ego.x, b.y - ego.y, reach, st.minDist);
       if (centre - reach < st.minDist) {
         const dist = obbDistance(egoBox, bBox);
         if (dist < st.minDist) st.minDist = dist;
@@ -305,7 +310,7 @@ export async function simulateRun(
       }
       // ego path (metrics): the ego's swept width ahead, ground truth
       if (centre > 200) continue;
-      const ext = egoExtent(f, b);
+      const ext = egoExtent(f, b, extent);
       const ahead = ext.xMax > f.front - 0.5;
       if (!ahead) continue;
       const inLane = ext.yMax > f.laneRight - f.ry && ext.yMin < f.laneLeft - f.ry;
@@ -410,6 +415,21 @@ export async function simulateRun(
   };
   if (options.record === true) result.frames = frames;
   return result;
+}
+
+/**
+ * Math.hypot(dx, dy) as far as the metrics loop's tests of it can tell: `sqrt(dx^2 + dy^2)` (no
+ * allocation; Math.hypot is a builtin call that boxes its result) unless that value lies within
+ * 1e-9 (relative) of a threshold it is compared with (`reach + minDist`, `reach`, 200 m), where
+ * the two could round to different sides; there it is Math.hypot itself. Both are within a few
+ * ulp of the exact value, so every comparison gives what Math.hypot's value would.
+ */
+function centreDistance(dx: number, dy: number, reach: number, minDist: number): number {
+  const d = Math.sqrt(dx * dx + dy * dy);
+  const tol = 1e-9 * (1 + d);
+  if (Math.abs(d - reach - minDist) <= tol || Math.abs(d - reach) <= tol || Math.abs(d - 200) <= tol)
+    return Math.hypot(dx, dy);
+  return d;
 }
 
 /** Acceleration an actor wants: its speed profile, else IDM behind the nearest body ahead in its lane. */

@@ -72,9 +72,9 @@ export function compare(value: number, rule: Rule, ref: number, eps = 1e-6): boo
   }
 }
 
-/** A body's footprint. */
+/** A body's footprint: the body itself (its centre, heading, length and width; no copy per call). */
 export function footprint(b: Body): Obb {
-  return { x: b.x, y: b.y, h: b.h, length: b.spec.size.length, width: b.spec.size.width };
+  return b;
 }
 
 function body(world: StoryWorld, name: string, c: SimCondition): Body {
@@ -258,13 +258,20 @@ export class TriggerState {
 
 type EventPhase = 'standby' | 'running' | 'complete';
 
+/** An act's start trigger, shared by its events; `seen` is the tick that last evaluated it. */
+interface ActState {
+  trigger: TriggerState | null;
+  fired: boolean;
+  seen: number;
+}
+
 interface EventState {
   event: SimEvent;
   maneuver: string;
   phase: EventPhase;
   runs: number;
   start: TriggerState;
-  act: { trigger: TriggerState | null; fired: boolean };
+  act: ActState;
   /** Bodies and action kinds this event started, to know when it completes. */
   started: Array<{ body: Body; key: 'speedAction' | 'laneAction' | 'egoSpeed' }>;
 }
@@ -276,6 +283,7 @@ export type EgoSpeedHandler = (target: number) => void;
 export class Storyboard {
   private readonly events: EventState[];
   private readonly stop: TriggerState | null;
+  private tickCount = 0;
   /** Log of started events (time, path), for debugging and tests. */
   readonly log: Array<{ time: number; event: string }> = [];
 
@@ -286,7 +294,7 @@ export class Storyboard {
     private readonly egoName: string,
     private readonly onEgoSpeed: EgoSpeedHandler,
   ) {
-    const acts = new Map<string, { trigger: TriggerState | null; fired: boolean }>();
+    const acts = new Map<string, ActState>();
     this.events = events.map((event) => {
       const parts = event.path.split('/');
       const actKey = parts.slice(0, 2).join('/');
@@ -295,6 +303,7 @@ export class Storyboard {
         act = {
           trigger: event.actStart === null ? null : new TriggerState(event.actStart, dt),
           fired: event.actStart === null,
+          seen: 0,
         };
         acts.set(actKey, act);
       }
@@ -313,10 +322,12 @@ export class Storyboard {
 
   /** Evaluates act and event triggers at the current state and starts/completes events. */
   tick(world: StoryWorld): void {
-    const seenActs = new Set<object>();
+    // each act's trigger is evaluated once per tick (events of one act share it); a tick stamp
+    // marks the acts already seen (no Set per tick)
+    const stamp = ++this.tickCount;
     for (const s of this.events) {
-      if (!s.act.fired && s.act.trigger !== null && !seenActs.has(s.act)) {
-        seenActs.add(s.act);
+      if (!s.act.fired && s.act.trigger !== null && s.act.seen !== stamp) {
+        s.act.seen = stamp;
         if (s.act.trigger.evaluate(world)) s.act.fired = true;
       }
     }

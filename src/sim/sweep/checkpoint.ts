@@ -131,7 +131,11 @@ export class Checkpoint {
     void _frames;
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ line: JSON.stringify({ ...entry, result }) + '\n', resolve, reject });
-      if (!this.flushing) void this.flush();
+      if (!this.flushing) {
+        // start on the next turn, so the runs finished together (one worker message) share one write and fsync
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
     });
   }
 

@@ -1,18 +1,22 @@
 /**
  * The sweep's worker pool: K worker threads, each running `simulateRun` of the engine with its own
  * model sessions (one intra-op thread each, so K workers use K cores) and its own caches of static
- * assets (parsed scenario variants, sent once per worker; the engine's model sessions). Jobs are
- * handed out in order to whichever worker has room; results come back as they finish. Each worker
- * holds up to POOL_PIPELINE jobs (it runs them one after another), so it never idles waiting for the main
- * thread to hand out the next one: short ground-truth runs take a few milliseconds, comparable to a
- * message round trip when the main thread shares the cores with the workers.
+ * assets (parsed scenario variants, sent once per worker; the engine's model sessions).
+ *
+ * Jobs wait in one queue and go out in order, in chunks, to whichever worker has room; outcomes
+ * come back several per message. The chunk adapts to the runs' length: about CHUNK_TARGET_MS of
+ * work (one job while the length is unknown or runs are long), and each worker holds up to two
+ * chunks (one running, the next queued), so it never idles waiting for the main thread. A sweep of
+ * millisecond ground-truth runs thus costs the main thread one message per chunk instead of one per
+ * run (the messages, not the runs, were what kept 2 workers from scaling), while a sweep of
+ * second-long model runs still goes one run at a time.
  */
 import { Worker } from 'node:worker_threads';
 import { DrivegateError, ERROR_CODES } from '../../core/errors.js';
 import type { ErrorCode } from '../../core/errors.js';
 import { workerEntry } from '../../runtime/pool.js';
 import type { RunOptions, RunResult, ScenarioVariant } from '../types.js';
-import type { SweepReply, SweepRequest, SweepWorkerData } from './protocol.js';
+import type { SweepJob, SweepReply, SweepRequest, SweepWorkerData } from './protocol.js';
 
 /** One run for the pool. */
 export interface PoolJob {
@@ -20,10 +24,13 @@ export interface PoolJob {
   options: RunOptions;
 }
 
-/** Jobs queued in one worker at a time (one running, the next ready). */
-export const POOL_PIPELINE = 2;
+/** Wall milliseconds of runs a chunk (one message to a worker) aims at. */
+export const CHUNK_TARGET_MS = 20;
+/** Largest chunk, jobs. */
+export const MAX_CHUNK = 256;
 
-interface Pending {
+interface Item {
+  job: PoolJob;
   resolve: (r: RunResult) => void;
   reject: (e: Error) => void;
 }
@@ -32,7 +39,7 @@ interface Slot {
   worker: Worker;
   sent: Set<string>;
   /** Jobs sent to this worker and not answered yet, by request id. */
-  pending: Map<number, Pending>;
+  pending: Map<number, Item>;
 }
 
 /** The worker module of the pool, with the extension this module runs as (.ts under tsx, .js built). */
@@ -44,10 +51,16 @@ function sweepWorkerUrl(): string {
 /** A pool of simulation workers. */
 export class SimPool {
   private readonly slots: Slot[] = [];
-  private readonly waiting: Array<(slot: Slot) => void> = [];
+  /** Jobs not sent yet, in order (from `head`). */
+  private queue: Item[] = [];
+  private head = 0;
   private nextId = 1;
   private failure: Error | null = null;
   private closed = false;
+  /** Mean wall milliseconds per run (exponential average of the workers' reports); NaN until known. */
+  private meanRunMs = Number.NaN;
+  /** Messages sent to workers (benchmarks and tests). */
+  messages = 0;
 
   private constructor() {}
 
@@ -55,7 +68,7 @@ export class SimPool {
   static async open(workers: number): Promise<SimPool> {
     const pool = new SimPool();
     const entry = workerEntry(sweepWorkerUrl());
-    const data: SweepWorkerData = { intraOpThreads: 1 };
+    const data: SweepWorkerData = { intraOpThreads: 1, resultBatchMs: CHUNK_TARGET_MS };
     await Promise.all(
       Array.from({ length: Math.max(1, workers) }, async () => {
         const worker = new Worker(entry.script, { eval: entry.eval, workerData: data });
@@ -66,7 +79,7 @@ export class SimPool {
             if (m.type === 'ready') {
               worker.off('message', onMsg);
               resolve();
-            } else if (m.type === 'error') reject(toError(m.code, m.message));
+            }
           };
           worker.on('message', onMsg);
           worker.once('error', reject);
@@ -91,23 +104,56 @@ export class SimPool {
   }
 
   /** Runs one job on the next free worker. */
-  async run(job: PoolJob): Promise<RunResult> {
-    if (this.failure !== null) throw this.failure;
-    const slot = await this.acquire();
-    this.reserve(slot, -1);
-    const id = this.nextId++;
-    const first = !slot.sent.has(job.variant.id);
-    slot.sent.add(job.variant.id);
-    const req: SweepRequest = {
-      type: 'run',
-      id,
-      variantId: job.variant.id,
-      ...(first ? { variant: job.variant } : {}),
-      options: job.options,
-    };
+  run(job: PoolJob): Promise<RunResult> {
+    if (this.failure !== null) return Promise.reject(this.failure);
     return new Promise<RunResult>((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage(req);
+      this.queue.push({ job, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /**
+   * Runs every job; `onResult(i, result)` is called as job i finishes (in completion order). After
+   * the first failure no further job of this call starts; the call waits for those in progress
+   * and rejects with that failure.
+   */
+  runMany(jobs: readonly PoolJob[], onResult: (index: number, result: RunResult) => void): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (jobs.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      let remaining = jobs.length;
+      let failed: Error | null = null;
+      const items: Item[] = [];
+      const settle = (): void => {
+        if (--remaining === 0) {
+          if (failed !== null) reject(failed);
+          else resolve();
+        }
+      };
+      jobs.forEach((job, i) => {
+        const item: Item = {
+          job,
+          resolve: (r) => {
+            if (failed === null) onResult(i, r);
+            settle();
+          },
+          reject: (e) => {
+            if (failed === null) {
+              failed = e;
+              // withdraw this call's jobs that were not sent yet
+              const mine = new Set(items);
+              const rest = this.queue.slice(this.head);
+              this.queue = rest.filter((it) => !mine.has(it));
+              this.head = 0;
+              remaining -= rest.length - this.queue.length;
+            }
+            settle();
+          },
+        };
+        items.push(item);
+        this.queue.push(item);
+      });
+      this.dispatch();
     });
   }
 
@@ -128,42 +174,68 @@ export class SimPool {
     );
   }
 
-  /** Places promised to run() calls between acquire() and their postMessage. */
-  private readonly reservations = new Map<Slot, number>();
-
-  private load(slot: Slot): number {
-    return slot.pending.size + (this.reservations.get(slot) ?? 0);
+  /** Jobs per message now: about CHUNK_TARGET_MS of runs, shared fairly over the workers near the end. */
+  private chunkSize(): number {
+    if (!(this.meanRunMs > 0)) return 1;
+    const left = this.queue.length - this.head;
+    const byTime = Math.floor(CHUNK_TARGET_MS / this.meanRunMs);
+    const fair = Math.ceil(left / (2 * this.slots.length));
+    return Math.max(1, Math.min(MAX_CHUNK, byTime, fair));
   }
 
-  private reserve(slot: Slot, delta: number): void {
-    this.reservations.set(slot, (this.reservations.get(slot) ?? 0) + delta);
-  }
-
-  /** The worker with the fewest jobs, when it has room (reserved for the caller); else waits for one. */
-  private acquire(): Promise<Slot> {
-    let best: Slot | undefined;
-    for (const s of this.slots) {
-      if (this.load(s) < POOL_PIPELINE && (best === undefined || this.load(s) < this.load(best))) best = s;
+  /** Sends queued jobs to workers with room (each holds up to two chunks). */
+  private dispatch(): void {
+    if (this.failure !== null) return;
+    for (;;) {
+      if (this.head >= this.queue.length) {
+        this.queue = [];
+        this.head = 0;
+        return;
+      }
+      const chunk = this.chunkSize();
+      // room: a chunk running and the next waiting; long runs (a chunk of one) go one more at a time
+      const cap = 2 * chunk;
+      let best: Slot | undefined;
+      for (const s of this.slots) {
+        if (s.pending.size + chunk <= cap && (best === undefined || s.pending.size < best.pending.size))
+          best = s;
+      }
+      if (best === undefined) return;
+      const jobs: SweepJob[] = [];
+      const n = Math.min(chunk, this.queue.length - this.head);
+      for (let k = 0; k < n; k++) {
+        const item = this.queue[this.head++]!;
+        const id = this.nextId++;
+        const v = item.job.variant;
+        const first = !best.sent.has(v.id);
+        best.sent.add(v.id);
+        jobs.push({ id, variantId: v.id, ...(first ? { variant: v } : {}), options: item.job.options });
+        best.pending.set(id, item);
+      }
+      const req: SweepRequest = { type: 'runs', jobs };
+      this.messages++;
+      best.worker.postMessage(req);
     }
-    if (best !== undefined) {
-      this.reserve(best, 1);
-      return Promise.resolve(best);
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   private onReply(slot: Slot, m: SweepReply): void {
     if (m.type === 'ready') return;
-    const p = slot.pending.get(m.id);
-    if (p === undefined) return;
-    slot.pending.delete(m.id);
-    const next = this.waiting.shift();
-    if (next !== undefined) {
-      this.reserve(slot, 1);
-      next(slot);
+    const done: Array<[Item, RunResult]> = [];
+    const failed: Array<[Item, Error]> = [];
+    for (const o of m.outcomes) {
+      const item = slot.pending.get(o.id);
+      if (item === undefined) continue;
+      slot.pending.delete(o.id);
+      if ('result' in o) {
+        const ms = o.result.wallS * 1000;
+        this.meanRunMs = Number.isNaN(this.meanRunMs) ? ms : 0.8 * this.meanRunMs + 0.2 * ms;
+        done.push([item, o.result]);
+      } else failed.push([item, toError(o.error.code, o.error.message)]);
     }
-    if (m.type === 'result') p.resolve(m.result);
-    else p.reject(toError(m.code, m.message));
+    // refill first, so the worker has its next chunk while the results are handled here
+    this.dispatch();
+    for (const [item, r] of done) item.resolve(r);
+    for (const [item, e] of failed) item.reject(e);
   }
 
   private fail(slot: Slot, err: Error): void {
@@ -171,6 +243,10 @@ export class SimPool {
     const pending = [...slot.pending.values()];
     slot.pending.clear();
     for (const p of pending) p.reject(err);
+    const waiting = this.queue.slice(this.head);
+    this.queue = [];
+    this.head = 0;
+    for (const p of waiting) p.reject(err);
   }
 }
 

@@ -5,22 +5,24 @@ import type { RunOptions, RunResult, ScenarioVariant } from '../types.js';
 export interface SweepWorkerData {
   /** onnxruntime intra-op threads of each model session in the worker (1: one core per worker). */
   intraOpThreads: number;
+  /** The worker sends the results it has when this many milliseconds passed since its last message. */
+  resultBatchMs: number;
 }
 
 /** A run to do. `variant` is sent with the first job of that variant to each worker, then cached there. */
-export interface SweepRunRequest {
-  type: 'run';
+export interface SweepJob {
   id: number;
   variantId: string;
   variant?: ScenarioVariant;
   options: RunOptions;
 }
 
-/** Main thread -> worker. */
-export type SweepRequest = SweepRunRequest | { type: 'close' };
+/** Main thread -> worker: runs to queue (done in order, one at a time), or close once they are done. */
+export type SweepRequest = { type: 'runs'; jobs: SweepJob[] } | { type: 'close' };
 
-/** Worker -> main thread. */
-export type SweepReply =
-  | { type: 'ready' }
-  | { type: 'result'; id: number; result: RunResult }
-  | { type: 'error'; id: number; code: string; message: string };
+/** The outcome of one run. */
+export type SweepOutcome =
+  { id: number; result: RunResult } | { id: number; error: { code: string; message: string } };
+
+/** Worker -> main thread: ready once started; then the outcomes of finished runs, several per message. */
+export type SweepReply = { type: 'ready' } | { type: 'results'; outcomes: SweepOutcome[] };

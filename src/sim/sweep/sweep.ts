@@ -22,7 +22,7 @@ import { evaluateSimGate } from './gate.js';
 import type { ResolvedPerception } from './models.js';
 import { writeSweepOutputs } from './outputs.js';
 import type { Clip } from './outputs.js';
-import { POOL_PIPELINE, SimPool } from './pool.js';
+import { SimPool } from './pool.js';
 import { runIdOf, runSeed } from './seeds.js';
 import type { RunRole } from './seeds.js';
 
@@ -234,30 +234,30 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   try {
     if (jobs.length > 0 || wantClips > 0) pool = await SimPool.open(workers);
     const tRun = performance.now();
-    let next = 0;
-    let failed: unknown = null;
     let done = resumed;
-    // A run counts as done once its checkpoint line is on disk; the worker moves on meanwhile.
+    // A run counts as done once its checkpoint line is on disk; the workers move on meanwhile.
     const writes: Promise<void>[] = [];
-    const lane = async (): Promise<void> => {
-      while (failed === null && next < jobs.length) {
-        const j = jobs[next++]!;
-        try {
-          const r = await pool!.run({ variant: j.variant, options: optionsOf(j, false) });
-          writes.push(
-            checkpoint.append({ run_id: j.runId, role: j.role, k: j.k, result: r }).then(() => {
-              results.set(j.runId, r);
-              simS += r.simS;
-              done++;
-              o.onProgress?.(done, all.length, toRun(j, r));
-            }),
-          );
-        } catch (err) {
-          failed ??= err;
-        }
-      }
-    };
-    if (jobs.length > 0) await Promise.all(Array.from({ length: pool!.size * POOL_PIPELINE }, lane));
+    let failed: unknown = null;
+    if (jobs.length > 0) {
+      await pool!
+        .runMany(
+          jobs.map((j) => ({ variant: j.variant, options: optionsOf(j, false) })),
+          (i, r) => {
+            const j = jobs[i]!;
+            writes.push(
+              checkpoint.append({ run_id: j.runId, role: j.role, k: j.k, result: r }).then(() => {
+                results.set(j.runId, r);
+                simS += r.simS;
+                done++;
+                o.onProgress?.(done, all.length, toRun(j, r));
+              }),
+            );
+          },
+        )
+        .catch((err: unknown) => {
+          failed = err;
+        });
+    }
     await Promise.all(writes);
     if (failed !== null) throw failed;
     const runWallS = (performance.now() - tRun) / 1000;
