@@ -19,7 +19,7 @@ import {
 } from './graph.js';
 
 /** TensorProto.DataType numbers the builder uses (graph.ts's DT plus BOOL). */
-export const ELEM = { ...DT, BOOL: 9 } as const;
+export const ELEM = { ...DT, BOOL: 9, DOUBLE: 11 } as const;
 
 /** An attribute value: number (INT when integer and `int` is not false, see `floatAttr`), string, or lists. */
 export type AttrValue = number | string | number[] | { float: number } | { floats: number[] };
@@ -90,6 +90,13 @@ export class GraphBuilder {
     const b = Buffer.alloc(values.length * 4);
     values.forEach((v, i) => b.writeFloatLE(v, i * 4));
     return this.init(ELEM.FLOAT, dims, b);
+  }
+
+  /** A float64 constant initializer; returns its name. */
+  f64(values: readonly number[], dims: number[] = [values.length]): string {
+    const b = Buffer.alloc(values.length * 8);
+    values.forEach((v, i) => b.writeDoubleLE(v, i * 8));
+    return this.init(ELEM.DOUBLE, dims, b);
   }
 
   /** An int64 constant initializer; returns its name. */

@@ -80,7 +80,7 @@ async function compareOnImages(cfg: InferenceConfig, images: RgbImage[], label: 
     const b = p[cfg.input.name]!.data as Float32Array;
     let maxPre = 0;
     for (let i = 0; i < a.length; i++) maxPre = Math.max(maxPre, Math.abs(a[i]! - b[i]!));
-    assert.ok(maxPre < 1e-4, `${label}: preprocess differs from the runtime by ${maxPre}`);
+    assert.equal(maxPre, 0, `${label}: preprocess differs from the runtime (bit for bit) by ${maxPre}`);
     assert.deepEqual(
       Array.from(p['image_size']!.data as Float32Array),
       images.flatMap(() => [height, width]),

@@ -44,8 +44,10 @@ export function rawImageDims(cfg: InferenceConfig): Array<number | string> {
 /**
  * The preprocess model: `image` UINT8 [N, H, W, 3] -> `<input name>` FP32 [N, 3, Hin, Win] and
  * `image_size` FP32 [N, 2] (height, width). In 'resize' mode the image may have any size and is resized
- * bilinearly (ONNX Resize linear, half_pixel, no antialias: the runtime's sampling); in 'letterbox' mode
+ * bilinearly (half-pixel centres, no antialias: the runtime's sampling); in 'letterbox' mode
  * it must already have the input size (the letterbox of an image of the input size is the identity).
+ * Computed in float64 and rounded once to float32, like the runtime, so the two agree bit for bit
+ * (onnxruntime's Resize has no float64 kernel, so the resize is Gathers and arithmetic).
  */
 export function buildPreprocessModel(cfg: InferenceConfig): Buffer {
   const g = new GraphBuilder('preprocess', PIPELINE_OPSET);
@@ -53,26 +55,56 @@ export function buildPreprocessModel(cfg: InferenceConfig): Buffer {
   const W = cfg.input.width;
   const resize = cfg.preprocess.resize.mode === 'resize';
   const raw = g.input(RAW_IMAGE, ELEM.UINT8, ['N', ...rawImageDims(cfg)]);
-  const nchw = g.op('Cast', [g.op('Transpose', [raw], { perm: [0, 3, 1, 2] })], { to: ELEM.FLOAT });
+  const nchw = g.op('Cast', [g.op('Transpose', [raw], { perm: [0, 3, 1, 2] })], { to: ELEM.DOUBLE });
   let x = nchw;
   if (resize) {
-    const nc = g.op('Slice', [g.op('Shape', [nchw]), g.i64([0]), g.i64([2])]);
-    const sizes = g.op('Concat', [nc, g.i64([H, W])], { axis: 0 });
-    x = g.op('Resize', [nchw, '', '', sizes], {
-      mode: 'linear',
-      coordinate_transformation_mode: 'half_pixel',
-    });
+    // Bilinear with half-pixel centres, in float64 with the runtime's operation order (its
+    // preprocessInto), so the input matches it to the last float32 bit (an INT8 detector quantizes its
+    // input; a one-ulp difference there moves a value across a rounding step).
+    const shape = g.op('Shape', [nchw]);
+    const axis = (dim: number, m: number): { i0: string; i1: string; f: string } => {
+      const nInt = g.op('Slice', [shape, g.i64([dim]), g.i64([dim + 1])]);
+      const n = g.op('Cast', [nInt], { to: ELEM.DOUBLE });
+      const scale = g.op('Div', [n, g.f64([m])]);
+      const centres = g.f64(Array.from({ length: m }, (_, d) => d + 0.5));
+      const src = g.op('Max', [g.op('Sub', [g.op('Mul', [centres, scale]), g.f64([0.5])]), g.f64([0])]);
+      const a = g.op('Min', [g.op('Floor', [src]), g.op('Sub', [n, g.f64([1])])]);
+      const i0 = g.op('Cast', [a], { to: ELEM.INT64 });
+      const i1 = g.op('Min', [g.op('Add', [i0, g.i64([1])]), g.op('Sub', [nInt, g.i64([1])])]);
+      // The runtime keeps the fractions in a Float32Array: round them the same way.
+      const f = g.op('Cast', [g.op('Cast', [g.op('Sub', [src, a])], { to: ELEM.FLOAT })], {
+        to: ELEM.DOUBLE,
+      });
+      return { i0, i1, f };
+    };
+    const ys = axis(2, H);
+    const xs = axis(3, W);
+    const row0 = g.op('Gather', [nchw, ys.i0], { axis: 2 });
+    const row1 = g.op('Gather', [nchw, ys.i1], { axis: 2 });
+    const lerp = (p: string, q: string, f: string): string =>
+      g.op('Add', [p, g.op('Mul', [g.op('Sub', [q, p]), f])]);
+    const top = lerp(
+      g.op('Gather', [row0, xs.i0], { axis: 3 }),
+      g.op('Gather', [row0, xs.i1], { axis: 3 }),
+      xs.f,
+    );
+    const bot = lerp(
+      g.op('Gather', [row1, xs.i0], { axis: 3 }),
+      g.op('Gather', [row1, xs.i1], { axis: 3 }),
+      xs.f,
+    );
+    x = lerp(top, bot, g.op('Reshape', [ys.f, g.i64([H, 1])]));
   }
   const { scale, mean, std } = cfg.preprocess.normalize;
-  const a = g.f32(
+  const a = g.f64(
     [0, 1, 2].map((c) => scale / std[c]!),
     [1, 3, 1, 1],
   );
-  const b = g.f32(
+  const b = g.f64(
     [0, 1, 2].map((c) => -mean[c]! / std[c]!),
     [1, 3, 1, 1],
   );
-  const y = g.op('Add', [g.op('Mul', [x, a]), b]);
+  const y = g.op('Cast', [g.op('Add', [g.op('Mul', [x, a]), b])], { to: ELEM.FLOAT });
   g.output(y, cfg.input.name, ELEM.FLOAT, ['N', 3, H, W]);
   const rawShape = g.op('Shape', [raw]);
   const hw = g.op('Cast', [g.op('Slice', [rawShape, g.i64([1]), g.i64([3])])], { to: ELEM.FLOAT });

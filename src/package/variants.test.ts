@@ -31,6 +31,7 @@ interface Report {
     };
   };
   equivalence: Record<string, { ok: boolean; images: { detection: { recall: number } } | null }>;
+  contract_smoke: { ensemble: { ok: boolean } };
   calibration_shard: { status: string; count: number; strata: Record<string, { taken: number }> };
   tensorrt: Array<{ target: string; build_command: string; calibration_cache: string | null }>;
   microbench: { figures: { ratios: Record<string, Record<string, number>> } };
@@ -39,7 +40,16 @@ interface Report {
 test('fp32 + fp16 + int8 packed twice without the step cache give the same digest; the variants pass onnx.checker and serve as their own Triton models', () => {
   const home = mkdtempSync(join(tmpdir(), 'dg-pack-int8-'));
   try {
-    const recipe = writeFastRecipe(home, (t) => t, { int8: true });
+    // The pipeline ensemble runs the INT8 variant.
+    const recipe = writeFastRecipe(
+      home,
+      (t) =>
+        t.replace(
+          'steps: [preprocess, detector, postprocess]',
+          'steps: [preprocess, detector_int8, postprocess]',
+        ),
+      { int8: true },
+    );
     const pack = (out: string, extra: string[]): { digest: string } => {
       const r = runCliIn(import.meta.url, home, [
         'package',
@@ -83,6 +93,14 @@ test('fp32 + fp16 + int8 packed twice without the step cache give the same diges
     ).config;
     assert.equal(cfg.name, 'detector_int8');
     assert.equal(cfg.platform, 'onnxruntime_onnx');
+    const ens = parseModelConfig(
+      readFileSync(join(home, 'a', 'model_repository', 'detector_pipeline', 'config.pbtxt'), 'utf8'),
+      'config.pbtxt',
+    ).config;
+    assert.deepEqual(
+      ens.ensembleScheduling?.steps.map((s) => s.modelName),
+      ['preprocess', 'detector_int8', 'postprocess'],
+    );
 
     const rep = JSON.parse(readFileSync(join(home, 'a', 'export_report.json'), 'utf8')) as Report;
     const int8 = rep.precisions.int8;
@@ -94,6 +112,8 @@ test('fp32 + fp16 + int8 packed twice without the step cache give the same diges
     assert.equal(rep.calibration_shard.count, 24);
     assert.ok(Object.keys(rep.calibration_shard.strata).length >= 8, 'weather x time_of_day strata');
     for (const v of ['fp16', 'fp16-emulated', 'int8']) assert.equal(rep.equivalence[v]?.ok, true, v);
+    // The ensemble over the INT8 detector gives that detector's runtime decode.
+    assert.equal(rep.contract_smoke.ensemble.ok, true, JSON.stringify(rep.contract_smoke.ensemble));
     const trt = rep.tensorrt.find((t) => t.target === 'gpu-trt-int8');
     assert.match(trt?.build_command ?? '', /--int8 .*--calib=calibration\.cache/);
     assert.equal(trt?.calibration_cache, 'calibration.cache');
