@@ -48,6 +48,12 @@ test('bad input is exit 2 with a precise message and nothing written in --out', 
     [...gt, '--scenarios', 'examples/scenarios', '--gate', 'examples/sim-gate.yaml'],
     /compares against a baseline and none was given/,
   );
+  // --precision picks a pack's variant: an unknown one, or one with a plain model, is a usage error
+  refused(
+    ['--model', 'models/detector-v1.1.0.onnx', '--precision', 'int8', '--scenarios', 'examples/scenarios'],
+    /--precision int8 selects a model variant of a pack/,
+  );
+  refused([...gt, '--precision', 'int4', '--scenarios', 'examples/scenarios'], /--precision.*int4/);
 });
 
 test('sim list and sim validate print the variants and the files', () => {

@@ -13,12 +13,13 @@ import {
   GROUND_TRUTH,
   groundTruth,
   modelFile,
+  PACK_PRECISIONS,
   readSimGate,
   resolveModelRef,
   runSweep,
   sweepVariants,
 } from '../sim/sweep/index.js';
-import type { ResolvedPerception, SweepResult } from '../sim/sweep/index.js';
+import type { PackPrecision, ResolvedPerception, SweepResult } from '../sim/sweep/index.js';
 import { badOptionValue, parseIntOption, parseNumberOption } from './option-values.js';
 import { addWorkspaceOptions, storeOf, workspaceFromFlags } from './workspace-options.js';
 
@@ -46,6 +47,7 @@ interface RunFlags {
   json?: boolean;
   dt?: string;
   perceptionHz?: string;
+  precision: string;
   clips: string;
   config?: string;
 }
@@ -70,6 +72,11 @@ export function registerSim(program: Command): void {
       .option(
         '--pack <pack>',
         'the candidate: a sealed pack folder, or a pack manifest digest in the workspace store',
+      )
+      .option(
+        '--precision <p>',
+        `which model variant of the --pack drives perception: ${PACK_PRECISIONS.join('|')} (model.onnx, model.fp16.onnx, model.int8.onnx); its runs are labelled <name>@<version>:<p> unless fp32`,
+        'fp32',
       )
       .option('--perception <mode>', `'${GROUND_TRUTH}': the candidate is perfect perception (no model)`)
       .option(
@@ -118,7 +125,9 @@ Examples:
     --seeds 5 --gate examples/sim-gate.yaml --out /tmp/sim-v110
   drivegate sim run --model models/detector-v1.0.0.onnx --baseline ground-truth \\
     --scenarios examples/scenarios --gate examples/sim-gate.yaml --out /tmp/sim-v100-gt
-  drivegate sim run --pack /tmp/det-pack --scenarios examples/scenarios --out /tmp/sim --resume`,
+  drivegate sim run --pack /tmp/det-pack --scenarios examples/scenarios --out /tmp/sim --resume
+  drivegate sim run --pack /tmp/det-pack --precision int8 --baseline /tmp/det-pack \\
+    --scenarios examples/scenarios --filter family=CCRs --out /tmp/sim-int8-vs-fp32`,
     )
     .action(async (f: RunFlags) => {
       const seeds = parseIntOption('--seeds', f.seeds, 1, 100_000);
@@ -138,6 +147,15 @@ Examples:
       }
       if (f.perception !== undefined && f.perception !== GROUND_TRUTH)
         throw badOptionValue('--perception', GROUND_TRUTH, f.perception);
+      if (!(PACK_PRECISIONS as readonly string[]).includes(f.precision))
+        throw badOptionValue('--precision', PACK_PRECISIONS.join(', '), f.precision);
+      const precision = f.precision as PackPrecision;
+      if (precision !== 'fp32' && f.pack === undefined) {
+        throw new DrivegateError('USAGE', `--precision ${precision} selects a model variant of a pack`, {
+          expected: '--pack with --precision (an .onnx model or ground truth has one precision)',
+          found: f.model !== undefined ? '--model' : `--perception ${GROUND_TRUTH}`,
+        });
+      }
       const gate = f.gate === undefined ? null : await readSimGate(f.gate);
       const waivers = f.waivers === undefined ? [] : parseWaivers(await readYamlSource(f.waivers));
       const openStore = async (): Promise<{
@@ -152,7 +170,7 @@ Examples:
           ? groundTruth()
           : f.model !== undefined
             ? await modelFile(f.model)
-            : await resolveModelRef(f.pack!, openStore);
+            : await resolveModelRef(f.pack!, openStore, precision);
       const baseline = f.baseline === undefined ? null : await resolveModelRef(f.baseline, openStore);
       const progress = progressPrinter();
       const result = await runSweep({

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { sha256File } from '../../core/digest.js';
 import { packageRoot } from '../../core/paths.js';
 import { rejectsWith } from '../../core/testing.js';
-import { modelFile, packFolder } from './models.js';
+import { modelFile, packFolder, resolveModelRef } from './models.js';
 import { sweepVariants } from './sweep.js';
 
 const root = packageRoot();
@@ -68,4 +68,44 @@ test('a pack folder is verified file by file, then its model and inference confi
   writeFileSync(join(dir, 'inference_config.json'), '{}');
   const e = await rejectsWith(packFolder(dir), 'INTEGRITY');
   assert.match(e.message, /inference_config\.json/);
+});
+
+test("--precision int8 runs the pack's model.int8.onnx under its own label; a pack without the variant is refused naming it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dg-simpack-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  // the selection is what is tested: any valid model with the pack's IO serves as the int8 file
+  const names: Array<[string, string]> = [
+    ['detector-v1.1.0.onnx', 'model.onnx'],
+    ['detector-v1.1.0.inference_config.json', 'inference_config.json'],
+  ];
+  const seal = async (extra: Array<[string, string]>): Promise<void> => {
+    const files = [];
+    for (const [from, path] of [...names, ...extra]) {
+      copyFileSync(join(root, 'models', from), join(dir, path));
+      const h = await sha256File(join(dir, path));
+      files.push({ path, sha256: h.sha256, size: h.size });
+    }
+    const model = { task: 'detection', name: 'detector', version: '1.1.0' };
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ schema_version: 1, model, files }));
+  };
+  await seal([]);
+  const e = await rejectsWith(packFolder(dir, 'int8'), 'BAD_INPUT');
+  assert.match(e.message, /the pack has no model\.int8\.onnx/);
+  assert.match(e.message, /this pack has: fp32/);
+  await seal([['detector-v1.0.0.onnx', 'model.int8.onnx']]);
+  const fp32 = await packFolder(dir);
+  const int8 = await resolveModelRef(dir, () => Promise.reject(new Error('no store needed')), 'int8');
+  assert.equal(fp32.label, 'detector@1.1.0');
+  assert.equal(int8.label, 'detector@1.1.0:int8');
+  assert.equal(int8.spec.kind === 'model' ? int8.spec.modelPath : '', join(dir, 'model.int8.onnx'));
+  assert.equal(fp32.spec.kind === 'model' ? fp32.spec.modelPath : '', join(dir, 'model.onnx'));
+  assert.equal(int8.digest, fp32.digest, 'the pack is the same; the label tells the variant');
+  await assert.rejects(
+    resolveModelRef(
+      join(root, 'models', 'detector-v1.1.0.onnx'),
+      () => Promise.reject(new Error('x')),
+      'int8',
+    ),
+    /--precision int8 selects a variant of a pack/,
+  );
 });

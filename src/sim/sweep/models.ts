@@ -69,6 +69,22 @@ export async function modelFile(path: string): Promise<ResolvedPerception> {
 const MODEL_FILE = 'model.onnx';
 const CONFIG_FILE = 'inference_config.json';
 
+/** The model variants a pack ships (docs/packaging.md): which one of them drives perception. */
+export const PACK_PRECISIONS = ['fp32', 'fp16', 'int8'] as const;
+/** A pack's model variant: fp32 `model.onnx` (the default), `model.fp16.onnx`, `model.int8.onnx`. */
+export type PackPrecision = (typeof PACK_PRECISIONS)[number];
+
+/** The file of a pack's model variant. */
+export function packModelFile(precision: PackPrecision): string {
+  return precision === 'fp32' ? MODEL_FILE : `model.${precision}.onnx`;
+}
+
+/** How outputs name a pack run at a precision: `name@version`, plus `:int8` / `:fp16` for a variant. */
+function packLabel(manifest: PackManifest, precision: PackPrecision): string {
+  const base = `${manifest.model.name}@${manifest.model.version}`;
+  return precision === 'fp32' ? base : `${base}:${precision}`;
+}
+
 function integrityError(what: string, r: IntegrityResult): DrivegateError {
   const p = r.problems[0]!;
   return new DrivegateError('INTEGRITY', `the pack does not verify (${r.problems.length} problem(s))`, {
@@ -79,13 +95,22 @@ function integrityError(what: string, r: IntegrityResult): DrivegateError {
   });
 }
 
-function packFiles(manifest: PackManifest, where: string): { model: string; config: string } {
-  for (const name of [MODEL_FILE, CONFIG_FILE]) {
+function packFiles(
+  manifest: PackManifest,
+  where: string,
+  precision: PackPrecision,
+): { model: string; config: string } {
+  const model = packModelFile(precision);
+  for (const name of [model, CONFIG_FILE]) {
     if (!manifest.files.some((f) => f.path === name)) {
+      const variants = PACK_PRECISIONS.filter((p) => manifest.files.some((f) => f.path === packModelFile(p)));
       throw badInput(`the pack has no ${name}`, {
         file: where,
         field: 'files',
-        expected: `${MODEL_FILE} and ${CONFIG_FILE} at the pack's top level`,
+        expected:
+          name === model && name !== MODEL_FILE
+            ? `${name} for --precision ${precision} (this pack has: ${variants.join(', ') || 'no model'})`
+            : `${MODEL_FILE} and ${CONFIG_FILE} at the pack's top level`,
         found: manifest.files
           .map((f) => f.path)
           .slice(0, 8)
@@ -93,19 +118,22 @@ function packFiles(manifest: PackManifest, where: string): { model: string; conf
       });
     }
   }
-  return { model: MODEL_FILE, config: CONFIG_FILE };
+  return { model, config: CONFIG_FILE };
 }
 
 /** A pack folder, verified file by file against its manifest. */
-export async function packFolder(dir: string): Promise<ResolvedPerception> {
+export async function packFolder(
+  dir: string,
+  precision: PackPrecision = 'fp32',
+): Promise<ResolvedPerception> {
   const { manifest, digest } = await readPackFolder(dir);
+  const f = packFiles(manifest, join(dir, 'manifest.json'), precision);
   const r = await verifyPackFiles(manifest, { kind: 'folder', path: dir }, undefined);
   if (!r.ok) throw integrityError(dir, r);
-  const f = packFiles(manifest, join(dir, 'manifest.json'));
   const modelPath = join(dir, f.model);
   const configPath = join(dir, f.config);
   await checkModel(modelPath, configPath);
-  const label = `${manifest.model.name}@${manifest.model.version}`;
+  const label = packLabel(manifest, precision);
   return { spec: { kind: 'model', modelPath, configPath, label }, label, digest, source: dir };
 }
 
@@ -117,6 +145,7 @@ export async function packDigest(
   ref: string,
   store: ArtifactStore,
   cacheDir: string,
+  precision: PackPrecision = 'fp32',
 ): Promise<ResolvedPerception> {
   const digest = ref.startsWith('sha256:') ? ref : `sha256:${ref}`;
   if (!(await store.has(digest))) {
@@ -128,19 +157,22 @@ export async function packDigest(
   const { manifest } = parsePackManifest(await store.get(digest), digest);
   const r = await verifyPackFiles(manifest, { kind: 'store' }, store);
   if (!r.ok) throw integrityError(digest, r);
-  const f = packFiles(manifest, digest);
+  const f = packFiles(manifest, digest, precision);
   const dir = join(cacheDir, 'sim-packs', digest.slice('sha256:'.length));
-  if (!(await exists(dir))) {
-    const tmp = tempPathFor(dir);
-    await mkdir(tmp, { recursive: true });
-    for (const name of [f.model, f.config]) {
-      const entry = manifest.files.find((x) => x.path === name)!;
-      await store.getToFile(`sha256:${entry.sha256}`, join(tmp, name));
+  // the cache holds the files this and earlier sweeps needed, each renamed into place complete
+  await mkdir(dir, { recursive: true });
+  for (const name of [f.model, f.config]) {
+    const dest = join(dir, name);
+    if (await exists(dest)) continue;
+    const entry = manifest.files.find((x) => x.path === name)!;
+    const tmp = tempPathFor(dest);
+    try {
+      await store.getToFile(`sha256:${entry.sha256}`, tmp);
+      await rename(tmp, dest);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      if (!(await exists(dest))) throw err;
     }
-    await rename(tmp, dir).catch(async (err: unknown) => {
-      await rm(tmp, { recursive: true, force: true });
-      if (!(await exists(dir))) throw err;
-    });
   }
   const modelPath = join(dir, f.model);
   const configPath = join(dir, f.config);
@@ -161,12 +193,20 @@ export function isDigestRef(ref: string): boolean {
 export async function resolveModelRef(
   ref: string,
   openStore: () => Promise<{ store: ArtifactStore; cacheDir: string }>,
+  precision: PackPrecision = 'fp32',
 ): Promise<ResolvedPerception> {
+  const pack = ref !== GROUND_TRUTH && ((await isFolder(ref)) || isDigestRef(ref));
+  if (precision !== 'fp32' && !pack) {
+    throw new DrivegateError('USAGE', `--precision ${precision} selects a variant of a pack`, {
+      expected: 'a pack folder or digest (an .onnx file or ground truth has one precision)',
+      found: ref,
+    });
+  }
   if (ref === GROUND_TRUTH) return groundTruth();
-  if (await isFolder(ref)) return packFolder(ref);
+  if (await isFolder(ref)) return packFolder(ref, precision);
   if (isDigestRef(ref)) {
     const { store, cacheDir } = await openStore();
-    return packDigest(ref, store, cacheDir);
+    return packDigest(ref, store, cacheDir, precision);
   }
   return modelFile(ref);
 }
