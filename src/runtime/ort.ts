@@ -32,6 +32,12 @@ export interface SessionOptions {
    * cores (an HTTP event loop, other sessions).
    */
   allowSpinning?: boolean;
+  /**
+   * Further onnxruntime session config entries, by onnxruntime's own keys (e.g.
+   * `session.force_spinning_stop: "1"`: the intra-op threads spin during a run and stop when it
+   * returns). `allowSpinning` wins over an `session.intra_op.allow_spinning` entry here.
+   */
+  sessionConfig?: Record<string, string>;
 }
 
 /** Opens an onnxruntime session on a model file; a missing or unparsable model is BAD_INPUT. */
@@ -53,8 +59,16 @@ export async function openOrtSession(
       // Errors reach the caller as DrivegateErrors; keep onnxruntime's own log off stderr.
       logSeverityLevel: 4,
       ...(options.intraOpThreads !== undefined ? { intraOpNumThreads: options.intraOpThreads } : {}),
-      ...(options.allowSpinning !== undefined
-        ? { extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } } }
+      ...(options.allowSpinning !== undefined || options.sessionConfig !== undefined
+        ? {
+            // onnxruntime-node adds each (flattened) key of `extra` as a session config entry.
+            extra: {
+              ...options.sessionConfig,
+              ...(options.allowSpinning !== undefined
+                ? { 'session.intra_op.allow_spinning': options.allowSpinning ? '1' : '0' }
+                : {}),
+            },
+          }
         : {}),
     });
   } catch (err) {

@@ -23,6 +23,8 @@ export interface PoolOptions {
   intraOpThreads?: number;
   /** onnxruntime's intra-op spinning in each worker (see SessionOptions.allowSpinning; default: onnxruntime's). */
   allowSpinning?: boolean;
+  /** Further onnxruntime session config entries in each worker (see SessionOptions.sessionConfig). */
+  sessionConfig?: Record<string, string>;
 }
 
 interface Job {
@@ -80,6 +82,7 @@ export class SessionPool implements Runner {
       modelPath,
       intraOpThreads: intra,
       ...(options.allowSpinning !== undefined ? { allowSpinning: options.allowSpinning } : {}),
+      ...(options.sessionConfig !== undefined ? { sessionConfig: { ...options.sessionConfig } } : {}),
     };
     const started = await Promise.allSettled(Array.from({ length: n }, () => startWorker(data)));
     const failed = started.find((r) => r.status === 'rejected');

@@ -9,6 +9,8 @@ export interface PoolWorkerData {
   intraOpThreads?: number;
   /** onnxruntime's session.intra_op.allow_spinning (undefined: onnxruntime's default). */
   allowSpinning?: boolean;
+  /** Further onnxruntime session config entries (see SessionOptions.sessionConfig). */
+  sessionConfig?: Record<string, string>;
 }
 
 /** Main thread to worker. */

@@ -16,6 +16,7 @@ try {
   const session = await openOrtSession(data.modelPath, {
     ...(data.intraOpThreads !== undefined ? { intraOpThreads: data.intraOpThreads } : {}),
     ...(data.allowSpinning !== undefined ? { allowSpinning: data.allowSpinning } : {}),
+    ...(data.sessionConfig !== undefined ? { sessionConfig: data.sessionConfig } : {}),
   });
   // The run in progress: 'close' waits for it, since ending a thread inside onnxruntime's run aborts
   // the whole process.

@@ -183,4 +183,22 @@ test('session settings: config parameters win over server options, which win ove
       ),
     /allow_spinning/,
   );
+  const stop =
+    'parameters { key: "session.force_spinning_stop" value: { string_value: "1" } }\n' +
+    'parameters { key: "session.intra_op.spin_duration_us" value: { string_value: "500" } }\n' +
+    'parameters { key: "session.unknown_key" value: { string_value: "x" } }';
+  assert.deepEqual(sessionSettings(cfg(stop), {}, 8), {
+    intraOpThreads: 4,
+    allowSpinning: true,
+    sessionConfig: { 'session.force_spinning_stop': '1', 'session.intra_op.spin_duration_us': '500' },
+  });
+  assert.throws(
+    () =>
+      sessionSettings(
+        cfg('parameters { key: "session.force_spinning_stop" value: { string_value: "yes" } }'),
+        {},
+        8,
+      ),
+    /field 'parameters\.session\.force_spinning_stop': bad session\.force_spinning_stop parameter.*found "yes"/,
+  );
 });

@@ -70,17 +70,36 @@ export const INTRA_OP_PARAMETER = 'intra_op_thread_count';
 /** The config.pbtxt parameter turning onnxruntime's intra-op spinning on ("1") or off ("0"); onnxruntime's own key. */
 export const SPINNING_PARAMETER = 'session.intra_op.allow_spinning';
 
+/**
+ * Further config.pbtxt parameters passed to onnxruntime as session config entries (onnxruntime's own
+ * keys; it does not check their values itself, so they are checked here):
+ * - `session.force_spinning_stop` "1": the intra-op threads spin during a run and stop when it
+ *   returns, instead of spinning on for a while after it (leaving the cores to the HTTP work and the
+ *   client between runs, at the price of waking the threads at the next run);
+ * - `session.intra_op.spin_duration_us`: how long an idle intra-op thread spins before it sleeps.
+ */
+export const SESSION_CONFIG_PARAMETERS: Record<string, { valid: RegExp; expected: string }> = {
+  'session.force_spinning_stop': { valid: /^[01]$/, expected: '"0" or "1"' },
+  'session.intra_op.spin_duration_us': { valid: /^\d{1,9}$/, expected: 'microseconds, an integer >= 0' },
+};
+
 /** How each instance's onnxruntime session runs: intra-op threads and whether they spin. */
 export interface SessionSettings {
   intraOpThreads: number;
   allowSpinning: boolean;
+  /**
+   * The config.pbtxt parameters of SESSION_CONFIG_PARAMETERS, passed to onnxruntime as session config
+   * entries; absent when there are none.
+   */
+  sessionConfig?: Record<string, string>;
 }
 
 /**
  * The session settings of a model's instances: config.pbtxt parameters `intra_op_thread_count` and
  * `session.intra_op.allow_spinning` win over the server's options, which win over the defaults (cores /
  * instances threads, at least 1; spinning on, as onnxruntime and Triton have it). A bad parameter value
- * is BAD_INPUT naming the field.
+ * is BAD_INPUT naming the field. The parameters of SESSION_CONFIG_PARAMETERS go to onnxruntime as
+ * session config entries.
  */
 export function sessionSettings(
   config: ModelConfig,
@@ -114,7 +133,25 @@ export function sessionSettings(
     }
     allowSpinning = sp === '1';
   }
-  return { intraOpThreads: intra, allowSpinning };
+  const passed: Array<[string, string]> = [];
+  for (const [key, check] of Object.entries(SESSION_CONFIG_PARAMETERS)) {
+    const v = config.parameters[key];
+    if (v === undefined) continue;
+    if (!check.valid.test(v)) {
+      throw new DrivegateError('BAD_INPUT', `bad ${key} parameter`, {
+        file: 'config.pbtxt',
+        field: `parameters.${key}`,
+        expected: check.expected,
+        found: JSON.stringify(v),
+      });
+    }
+    passed.push([key, v]);
+  }
+  return {
+    intraOpThreads: intra,
+    allowSpinning,
+    ...(passed.length > 0 ? { sessionConfig: Object.fromEntries(passed) } : {}),
+  };
 }
 
 function dimOf(d: number | string): number {
