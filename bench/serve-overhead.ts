@@ -13,17 +13,21 @@
  *   (e) JSON tensors,
  * and the same pair (a, c) with onnxruntime's spinning off and with session.force_spinning_stop
  * (spinning during a run, stopped after it); and the floor, a bare node:http server
- * answering the same sizes with no work. Paths are measured in rotating blocks of
- * 25 warm calls (the first call of each block is not counted); each figure is the p50 over all blocks,
- * and the overhead is also given as the median over blocks of (HTTP p50 - in-process p50).
+ * answering the same sizes with no work, at once and after a pause as long as the inference (its
+ * idle wake-ups). Then a per-request breakdown: the load generator's send/receive stamps and the
+ * server's trace (ServeOptions.trace: handler, body, parse, worker hop, run, hop back, encode, write)
+ * on one monotonic clock, medians per stage, for spinning on, off and force_spinning_stop. Paths are
+ * measured in rotating blocks of 25 warm calls (the first call of each block is not counted); each
+ * figure is the p50 over all blocks, and the overhead is also given as the median over blocks of
+ * (HTTP p50 - in-process p50). Every figure block prints the load average beside it.
  *
  * Part 2, dynamic batching at concurrency 16 (load generator in the other process): throughput with
  * batching off vs on, same instances and threads, for 1 instance x cores threads and cores instances x 1
  * thread, alternating off/on rounds; and the bound batching can reach here: the model's own batch
  * efficiency in-process (images/s at batch 8 over batch 1, same threads).
  *
- *   node --import tsx bench/serve-overhead.ts [model.onnx] [--rounds N]
- *   node dist/bench/serve-overhead.js [model.onnx] [--rounds N]
+ *   node --import tsx bench/serve-overhead.ts [model.onnx] [--rounds N] [--part overhead|batching]
+ *   node dist/bench/serve-overhead.js [model.onnx] [--rounds N] [--part overhead|batching]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -47,11 +51,13 @@ import { LocalSession } from '../src/runtime/session.js';
 import type { TensorMap } from '../src/runtime/tensor.js';
 import { runServeBench } from '../src/serve/bench.js';
 import { binaryInferBody, HttpConnection, rawRequest, V2Client } from '../src/serve/client.js';
-import { startServer } from '../src/serve/server.js';
+import { monoMs } from '../src/runtime/protocol.js';
+import { startServer, type InferTrace } from '../src/serve/server.js';
 
 /** Messages from the bench to its load-generator process. */
 type ClientCommand =
   | { cmd: 'lat'; client: 'raw' | 'node'; model: string; json: boolean; n: number; url?: string }
+  | { cmd: 'trace'; model: string; n: number }
   | { cmd: 'sweep'; model: string; concurrency: number; seconds: number }
   | { cmd: 'exit' };
 
@@ -100,6 +106,19 @@ async function clientMain(url: string, dims: number[], inputName: string): Promi
         node.close();
         for (const c of floorConns.values()) c.close();
         process.disconnect();
+        return;
+      }
+      if (m.cmd === 'trace') {
+        // Send and receive stamps on the monotonic clock the server's trace uses (same host).
+        const stamps: Array<[number, number]> = [];
+        for (let i = 0; i < m.n; i++) {
+          const t0 = monoMs();
+          const res = await conn.send(raw(m.model, false));
+          const t1 = monoMs();
+          if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+          stamps.push([t0, t1]);
+        }
+        process.send!({ stamps });
         return;
       }
       if (m.cmd === 'sweep') {
@@ -210,7 +229,14 @@ async function main(): Promise<void> {
       `name: "${name}"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 16\n${extra}\n`,
     );
   }
-  const server = await startServer({ repository: repo, port: 0, log: createLogger({ level: 'warn' }) });
+  // Per-request stamps from the server, kept only while the breakdown runs.
+  let traces: InferTrace[] | undefined;
+  const server = await startServer({
+    repository: repo,
+    port: 0,
+    log: createLogger({ level: 'warn' }),
+    trace: (t) => traces?.push(t),
+  });
   // The in-process baselines use the server worker's settings for 'det' (1 instance: all cores,
   // spinning on, onnxruntime's and the server's default) and for 'det_nospin' (spinning off).
   const local = await LocalSession.open(model, { intraOpThreads: cores, allowSpinning: true });
@@ -239,6 +265,28 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((r) => floorServer.listen(0, '127.0.0.1', () => r()));
   const floorUrl = `http://127.0.0.1:${(floorServer.address() as AddressInfo).port}`;
+  // The same bare server, but answering after a pause as long as the inference (a timer): the client
+  // and the server's event loop sleep meanwhile, as they do while a worker runs the model, so the
+  // round trip also pays their wake-ups (idle cores), which the back-to-back in-process loop does
+  // not. Its figure is the round trip minus the pause the server actually waited.
+  let idleDelayMs = 1;
+  const idleWaits: number[] = [];
+  const idleServer = createServer({ keepAlive: true }, (req, res) => {
+    req.on('data', () => undefined);
+    req.on('end', () => {
+      const t = performance.now();
+      setTimeout(() => {
+        idleWaits.push(performance.now() - t);
+        res.writeHead(200, {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': floorBody.length,
+        });
+        res.end(floorBody);
+      }, idleDelayMs);
+    });
+  });
+  await new Promise<void>((r) => idleServer.listen(0, '127.0.0.1', () => r()));
+  const idleUrl = `http://127.0.0.1:${(idleServer.address() as AddressInfo).port}`;
   const child = fork(fileURLToPath(import.meta.url), ['--client', server.url, dims.join(','), input.name], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -247,6 +295,7 @@ async function main(): Promise<void> {
   try {
     const paths = [
       'floor',
+      'floorIdle',
       'local',
       'pool',
       'http',
@@ -321,13 +370,25 @@ async function main(): Promise<void> {
       ['localStop', () => inProcess(localStop)],
       ['httpStop', () => http('raw', 'det_stop', false)],
       ['floor', () => http('raw', 'det', false, BLOCK, floorUrl)],
+      [
+        'floorIdle',
+        async () => {
+          idleWaits.length = 0;
+          const xs = await http('raw', 'det', false, BLOCK, idleUrl);
+          const wait = median(idleWaits);
+          return xs.map((x) => x - wait);
+        },
+      ],
     ];
     const BLOCKS = part === 'batching' ? 0 : 8 * rounds;
     for (let b = 0; b < (part === 'batching' ? 0 : BLOCKS + 1); b++) {
       for (const [key, f] of steps) {
         const xs = await f();
         await pause();
-        if (b === 0) continue; // warm-up round
+        if (b === 0) {
+          if (key === 'local') idleDelayMs = Math.max(1, Math.round(median(xs)));
+          continue; // warm-up round
+        }
         lat[key].push(...xs);
         blockP50[key].push(median(xs));
       }
@@ -366,6 +427,9 @@ async function main(): Promise<void> {
         `  floor: a bare node:http server, same request and response sizes, no inference: ${f3(m.floor)} ms`,
       );
       console.log(
+        `  floor after idling: the same bare server answering after a ${idleDelayMs} ms timer (client and event loop asleep meanwhile), minus the wait: ${f3(m.floorIdle)} ms`,
+      );
+      console.log(
         `  breakdown of HTTP - in-process: worker hop (pool - in-process) ${f3(m.pool - m.local)} ms + bare HTTP round trip ${f3(m.floor)} ms + the rest (parse, schedule, encode) ${f3(m.http - m.pool - m.floor)} ms`,
       );
       console.log(
@@ -387,6 +451,83 @@ async function main(): Promise<void> {
       const bestLocal = Math.min(m.local, m.localNoSpin, m.localStop);
       console.log(
         `  best server setting vs best in-process setting: ${f3(best)} vs ${f3(bestLocal)} ms -> +${f3(best - bestLocal)} ms (allowance ${f3(allowed(bestLocal))} ms: ${best - bestLocal <= allowed(bestLocal) ? 'MET' : 'NOT MET'}); load average now ${loadavg()[0]!.toFixed(2)}`,
+      );
+    }
+    if (part !== 'batching') {
+      // ---- where the time of one request goes: client stamps (its process) + the server's trace
+      // (main thread and worker), all on the same monotonic clock; medians over the requests.
+      const N = 30 * rounds + 10;
+      const stageNames = [
+        'client write -> handler runs (headers parsed)',
+        'body read (221 KB arriving, copied into its parts)',
+        'parse + check the request',
+        'scheduler -> posted to the worker',
+        'main -> worker hop (wake-up, message)',
+        'worker: message -> onnxruntime run starts',
+        'onnxruntime run (in the worker)',
+        'worker: run -> outputs posted',
+        'worker -> main hop (wake-up, message)',
+        'main: message -> handler resumes',
+        'encode the response',
+        'writeHead + end -> client has the whole response',
+      ];
+      const table: Array<{ label: string; stages: number[][]; total: number[] }> = [];
+      for (const [label, name] of [
+        ['spinning on (default)', 'det'],
+        ['spinning off', 'det_nospin'],
+        ['force_spinning_stop', 'det_stop'],
+      ] as const) {
+        traces = [];
+        const { stamps } = await ask<{ stamps: Array<[number, number]> }>(child, {
+          cmd: 'trace',
+          model: name,
+          n: N,
+        });
+        const got = traces;
+        traces = undefined;
+        const stages: number[][] = stageNames.map(() => []);
+        const total: number[] = [];
+        for (let i = 10; i < N; i++) {
+          const [send, recv] = stamps[i]!;
+          const t = got[i];
+          const e = t?.execution;
+          if (t === undefined || e === undefined) continue;
+          const points = [
+            send,
+            t.arrived,
+            t.bodyRead,
+            t.parsed,
+            e.dispatched,
+            e.received,
+            e.runStart,
+            e.runEnd,
+            e.posted,
+            e.returned,
+            t.resumed,
+            t.encoded,
+            recv,
+          ];
+          for (let k = 0; k < stageNames.length; k++) stages[k]!.push(points[k + 1]! - points[k]!);
+          total.push(recv - send);
+        }
+        await pause();
+        table.push({ label, stages, total });
+      }
+      const f3 = (v: number): string => v.toFixed(3);
+      console.log(
+        `breakdown of one request (ms, medians of ${N - 10} sequential requests per server setting; load average ${loadavg()[0]!.toFixed(2)}):`,
+      );
+      console.log(`  ${'stage'.padEnd(52)} ${table.map((c) => c.label.padStart(22)).join(' ')}`);
+      stageNames.forEach((s, k) =>
+        console.log(`  ${s.padEnd(52)} ${table.map((c) => f3(median(c.stages[k]!)).padStart(22)).join(' ')}`),
+      );
+      const sumBut = (c: (typeof table)[number], skip: number): number =>
+        c.stages.reduce((a, xs, k) => (k === skip ? a : a + median(xs)), 0);
+      console.log(
+        `  ${'total (client)'.padEnd(52)} ${table.map((c) => f3(median(c.total)).padStart(22)).join(' ')}`,
+      );
+      console.log(
+        `  ${'sum of the stages other than the run'.padEnd(52)} ${table.map((c) => f3(sumBut(c, 6)).padStart(22)).join(' ')}`,
       );
     }
     if (part === 'overhead') return;
@@ -458,6 +599,7 @@ async function main(): Promise<void> {
     await localStop.close();
     await server.close();
     await new Promise<void>((r) => floorServer.close(() => r()));
+    await new Promise<void>((r) => idleServer.close(() => r()));
     rmSync(repo, { recursive: true, force: true });
   }
 }

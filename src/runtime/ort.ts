@@ -92,18 +92,21 @@ export function sessionIO(session: ort.InferenceSession): ModelIO {
 /**
  * Runs a session on plain tensors and returns plain tensors (only `outputNames` when given).
  * onnxruntime's errors (wrong shapes, wrong types) become BAD_INPUT naming the model file.
+ * `stamp`, when given, gets process.hrtime stamps (ms) of the run's start and end.
  */
 export async function runOrtSession(
   session: ort.InferenceSession,
   modelPath: string,
   feeds: TensorMap,
   outputNames?: readonly string[],
+  stamp?: (startMs: number, endMs: number) => void,
 ): Promise<TensorMap> {
   const ortFeeds: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(feeds)) {
     ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
   }
   let result: ort.InferenceSession.OnnxValueMapType;
+  const start = stamp !== undefined ? Number(process.hrtime.bigint()) / 1e6 : 0;
   try {
     result =
       outputNames !== undefined ? await session.run(ortFeeds, [...outputNames]) : await session.run(ortFeeds);
@@ -118,5 +121,6 @@ export async function runOrtSession(
     const t = v as ort.Tensor;
     out[name] = { type: t.type as TensorType, data: t.data as TensorArray, dims: [...t.dims] };
   }
+  stamp?.(start, Number(process.hrtime.bigint()) / 1e6);
   return out;
 }

@@ -8,7 +8,14 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { DrivegateError } from '../core/errors.js';
 import type { ModelIO } from './ort.js';
-import { transferList, type PoolReply, type PoolRequest, type PoolWorkerData } from './protocol.js';
+import {
+  monoMs,
+  transferList,
+  type PoolReply,
+  type PoolRequest,
+  type PoolWorkerData,
+  type RunTiming,
+} from './protocol.js';
 import type { Runner } from './session.js';
 import type { TensorMap } from './tensor.js';
 
@@ -31,7 +38,8 @@ interface Job {
   id: number;
   feeds: TensorMap;
   outputNames: string[] | undefined;
-  resolve: (outputs: TensorMap) => void;
+  dispatched: number;
+  resolve: (r: { outputs: TensorMap; timing: RunTiming }) => void;
   reject: (err: Error) => void;
 }
 
@@ -113,12 +121,21 @@ export class SessionPool implements Runner {
    * to the worker and are detached here afterwards.
    */
   run(feeds: TensorMap, outputNames?: readonly string[]): Promise<TensorMap> {
+    return this.runTimed(feeds, outputNames).then((r) => r.outputs);
+  }
+
+  /** run(), also giving where the time went (stamps on the process-wide monotonic clock). */
+  runTimed(
+    feeds: TensorMap,
+    outputNames?: readonly string[],
+  ): Promise<{ outputs: TensorMap; timing: RunTiming }> {
     if (this.closed) return Promise.reject(new DrivegateError('UNAVAILABLE', 'the session pool is closed'));
-    return new Promise<TensorMap>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       this.queue.push({
         id: this.nextId++,
         feeds: ownBuffers(feeds),
         outputNames: outputNames !== undefined ? [...outputNames] : undefined,
+        dispatched: 0,
         resolve,
         reject,
       });
@@ -155,8 +172,14 @@ export class SessionPool implements Runner {
       const job = slot.job;
       if (job === undefined || (msg.type !== 'result' && msg.type !== 'error') || msg.id !== job.id) return;
       slot.job = undefined;
-      if (msg.type === 'result') job.resolve(msg.outputs);
-      else job.reject(new DrivegateError(msg.code, msg.message));
+      if (msg.type === 'result') {
+        const [received, runStart, runEnd, posted] = msg.timing;
+        const returned = monoMs();
+        job.resolve({
+          outputs: msg.outputs,
+          timing: { dispatched: job.dispatched, received, runStart, runEnd, posted, returned },
+        });
+      } else job.reject(new DrivegateError(msg.code, msg.message));
       this.dispatch();
     });
     const onDeath = (why: string): void => {
@@ -199,6 +222,7 @@ export class SessionPool implements Runner {
         feeds: job.feeds,
         ...(job.outputNames !== undefined ? { outputNames: job.outputNames } : {}),
       };
+      job.dispatched = monoMs();
       slot.worker.postMessage(msg, transferList(job.feeds));
     }
   }

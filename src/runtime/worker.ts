@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { asDrivegateError } from '../core/errors.js';
 import { openOrtSession, runOrtSession, sessionIO } from './ort.js';
-import { transferList, type PoolReply, type PoolRequest, type PoolWorkerData } from './protocol.js';
+import { monoMs, transferList, type PoolReply, type PoolRequest, type PoolWorkerData } from './protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('runtime worker must run in a worker thread');
@@ -21,12 +21,18 @@ try {
   // The run in progress: 'close' waits for it, since ending a thread inside onnxruntime's run aborts
   // the whole process.
   let inflight: Promise<void> = Promise.resolve();
+  let runStart = 0;
+  let runEnd = 0;
   port.on('message', (msg: PoolRequest) => {
     if (msg.type === 'close') {
       void inflight.then(() => session.release()).finally(() => port.close());
       return;
     }
-    inflight = runOrtSession(session, data.modelPath, msg.feeds, msg.outputNames).then(
+    const received = monoMs();
+    inflight = runOrtSession(session, data.modelPath, msg.feeds, msg.outputNames, (start, end) => {
+      runStart = start;
+      runEnd = end;
+    }).then(
       (outputs) => {
         // onnxruntime's output buffers may be views; copy those that cannot be transferred whole.
         for (const t of Object.values(outputs)) {
@@ -34,7 +40,12 @@ try {
             t.data = t.data.slice();
           }
         }
-        const reply: PoolReply = { type: 'result', id: msg.id, outputs };
+        const reply: PoolReply = {
+          type: 'result',
+          id: msg.id,
+          outputs,
+          timing: [received, runStart, runEnd, monoMs()],
+        };
         port.postMessage(reply, transferList(outputs));
       },
       (err: unknown) => {

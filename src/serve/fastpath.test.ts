@@ -7,7 +7,7 @@ import { LocalSession } from '../runtime/session.js';
 import { binaryInferBody, decodeInferResponse, HttpConnection, rawRequest } from './client.js';
 import { parseModelConfig } from './model-config.js';
 import { sessionSettings } from './models.js';
-import { startServer, type RunningServer } from './server.js';
+import { startServer, type InferTrace, type RunningServer } from './server.js';
 import { decodeBinaryData, viewBinaryData } from './tensors.js';
 import { runtimeTestModel, writeTestRepository } from './testing.js';
 
@@ -201,4 +201,48 @@ test('session settings: config parameters win over server options, which win ove
       ),
     /field 'parameters\.session\.force_spinning_stop': bad session\.force_spinning_stop parameter.*found "yes"/,
   );
+});
+
+test('the server trace gives one request its stamps in order, with the worker thread stamps', async () => {
+  const traces: InferTrace[] = [];
+  const traced = await startServer({
+    repository: repo,
+    port: 0,
+    log: createLogger({ write: () => undefined }),
+    trace: (t) => traces.push(t),
+  });
+  try {
+    const u = new URL(traced.url);
+    const conn = new HttpConnection(u.hostname, Number(u.port));
+    const bin = binaryInferBody([
+      { name: 'images', datatype: 'FP32', shape: [1, 3, 64, 128], data: image(5) },
+    ]);
+    const req = rawRequest(u.host, 'POST', '/v2/models/toy/infer', bin.body, bin.headers);
+    for (let i = 0; i < 3; i++) assert.equal((await conn.send(req)).status, 200);
+    conn.close();
+    assert.equal(traces.length, 3);
+    for (const t of traces) {
+      const e = t.execution;
+      assert.ok(e !== undefined, 'the pool gives the execution stamps');
+      const order = [
+        t.arrived,
+        t.bodyRead,
+        t.parsed,
+        e.dispatched,
+        e.received,
+        e.runStart,
+        e.runEnd,
+        e.posted,
+        e.returned,
+        t.resumed,
+        t.encoded,
+        t.written,
+      ];
+      for (let k = 1; k < order.length; k++)
+        assert.ok(order[k]! >= order[k - 1]!, `stamp ${k} before stamp ${k - 1}`);
+      assert.ok(e.runEnd > e.runStart, 'the run takes time');
+    }
+  } finally {
+    await traced.close();
+  }
 });

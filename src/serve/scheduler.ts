@@ -6,6 +6,7 @@
  * max_queue_delay_microseconds for more), run as one execution, and the outputs are split back.
  */
 import { DrivegateError } from '../core/errors.js';
+import type { RunTiming } from '../runtime/protocol.js';
 import type { Runner } from '../runtime/session.js';
 import type { TensorArray, TensorData, TensorMap } from '../runtime/tensor.js';
 
@@ -32,6 +33,17 @@ export interface ScheduledResult {
   computeUs: number;
   /** The batch size of the execution the request ran in. */
   executionBatch: number;
+  /** Where the execution's time went, when the runner tells (a SessionPool does). */
+  timing?: RunTiming;
+}
+
+/** A runner that also tells where a run's time went (SessionPool). */
+interface TimedRunner extends Runner {
+  runTimed(feeds: TensorMap): Promise<{ outputs: TensorMap; timing: RunTiming }>;
+}
+
+function isTimed(r: Runner): r is TimedRunner {
+  return typeof (r as Partial<TimedRunner>).runTimed === 'function';
 }
 
 interface Pending {
@@ -180,8 +192,11 @@ export class Scheduler {
     const start = nowMs();
     const total = group.reduce((a, p) => a + p.batch, 0);
     const feeds = group.length === 1 ? group[0]!.feeds : mergeFeeds(group.map((p) => p.feeds));
-    this.runner.run(feeds).then(
-      (outputs) => {
+    const run = isTimed(this.runner)
+      ? this.runner.runTimed(feeds)
+      : this.runner.run(feeds).then((outputs) => ({ outputs, timing: undefined }));
+    run.then(
+      ({ outputs, timing }) => {
         const end = nowMs();
         this.opts.onExecution?.(total);
         const computeUs = (end - start) * 1000;
@@ -199,6 +214,7 @@ export class Scheduler {
               queueUs: (start - p.enqueuedMs) * 1000,
               computeUs,
               executionBatch: total,
+              ...(timing !== undefined ? { timing } : {}),
             }),
           );
         } catch (err) {

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { DrivegateError, asDrivegateError, badInput } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
+import { monoMs, type RunTiming } from '../runtime/protocol.js';
 import type { TensorData, TensorMap } from '../runtime/tensor.js';
 import { elementCount } from '../runtime/tensor.js';
 import { linkEnsembles } from './ensemble.js';
@@ -62,6 +63,28 @@ export interface ServeOptions {
   allowSpinning?: boolean;
   /** Logger (default: stderr). */
   log?: Logger;
+  /**
+   * Called after each successful infer request with where its time went (benchmarks: see
+   * bench/serve-overhead.ts); costs a few clock reads per request when set, nothing otherwise.
+   */
+  trace?: (t: InferTrace) => void;
+}
+
+/**
+ * One infer request's stamps on the process-wide monotonic clock (ms, see monoMs in
+ * src/runtime/protocol.ts): the handler ran (headers parsed), the body was read, the request parsed
+ * and checked, the execution's own stamps (when the runner gives them), the handler resumed with the
+ * outputs, the response encoded, and `res.end` returned.
+ */
+export interface InferTrace {
+  model: string;
+  arrived: number;
+  bodyRead: number;
+  parsed: number;
+  execution?: RunTiming;
+  resumed: number;
+  encoded: number;
+  written: number;
 }
 
 /** A model's state as the server reports it. */
@@ -555,9 +578,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     version: string | undefined,
   ): Promise<void> {
     const started = performance.now();
+    const trace = options.trace;
+    const arrived = trace !== undefined ? monoMs() : 0;
     const h = req.headers['inference-header-content-length'];
     const headerLength = Array.isArray(h) ? h[0] : h;
     const body = await readInferBody(req, maxBody, headerLength);
+    const bodyRead = trace !== undefined ? monoMs() : 0;
     const { model, version: v } = findModel(name, version);
     if (v === undefined || !modelReady(model)) {
       throw new DrivegateError(
@@ -575,10 +601,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
           : parseInferParts(model, body.head, body.bin, body.head.length === 0);
       const feeds: TensorMap = {};
       for (const i of parsed.inputs) feeds[i.name] = i.tensor;
+      const parsedAt = trace !== undefined ? monoMs() : 0;
       const result = await v.scheduler.submit(feeds, parsed.batch);
+      const resumed = trace !== undefined ? monoMs() : 0;
       queueUs = result.queueUs;
       computeUs = result.computeUs;
       const enc = encodeInferResponse(name, v.version, parsed.id, result.outputs, parsed.outputs);
+      const encoded = trace !== undefined ? monoMs() : 0;
       const headers: Record<string, string | number> = { 'Content-Length': enc.body.length };
       if (enc.headerLength !== undefined) {
         headers['Content-Type'] = 'application/octet-stream';
@@ -587,6 +616,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       res.writeHead(200, headers);
       res.end(enc.body);
       ok = true;
+      trace?.({
+        model: name,
+        arrived,
+        bodyRead,
+        parsed: parsedAt,
+        ...(result.timing !== undefined ? { execution: result.timing } : {}),
+        resumed,
+        encoded,
+        written: monoMs(),
+      });
     } finally {
       metrics.recordRequest(name, v.version, ok, (performance.now() - started) * 1000, queueUs, computeUs);
     }
