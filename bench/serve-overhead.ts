@@ -385,10 +385,9 @@ async function main(): Promise<void> {
       for (const [key, f] of steps) {
         const xs = await f();
         await pause();
-        if (b === 0) {
-          if (key === 'local') idleDelayMs = Math.max(1, Math.round(median(xs)));
-          continue; // warm-up round
-        }
+        // The idle floor's pause follows the in-process run time measured so far.
+        if (key === 'local') idleDelayMs = Math.max(1, Math.round(median(b === 0 ? xs : lat.local)));
+        if (b === 0) continue; // warm-up round
         lat[key].push(...xs);
         blockP50[key].push(median(xs));
       }
