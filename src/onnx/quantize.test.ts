@@ -326,3 +326,42 @@ test('bad input is BAD_INPUT naming the file: no Conv/MatMul, empty calibration,
     isBadInput(detectorFile, /tolerance/),
   );
 });
+
+test('with a check set the tolerance is judged on every check batch: an outlier batch the evaluation set misses is caught and ranks the sensitivity', async () => {
+  // Inputs 3x beyond the calibrated range: INT8 clips them, so the deviation shows only on this batch.
+  const outlier = mlpBatch(5);
+  const x = outlier['x'];
+  if (x === undefined) throw new Error('no x');
+  outlier['x'] = { ...x, data: (x.data as Float32Array).map((v) => v * 3) };
+  const base: QuantizeInt8Options = {
+    model: mlp,
+    file: 'mlp.onnx',
+    calibration: [mlpBatch(1), mlpBatch(2)],
+    evaluation: [mlpBatch(1)],
+    calibrator: 'minmax',
+    tolerance: { maxAbs: 0.05 },
+    maxFallback: 3,
+  };
+  const small = await quantizeInt8(base);
+  assert.equal(small.withinTolerance, true, `evaluation only: score ${small.score}`);
+  assert.deepEqual(small.fallback, []);
+  assert.equal(small.check, null);
+  assert.equal(small.sensitivityBatches, null);
+  const trials: string[] = [];
+  const checked = await quantizeInt8({
+    ...base,
+    check: [mlpBatch(1), mlpBatch(2), outlier],
+    log: (m) => {
+      if (/ in FP32: score /.test(m)) trials.push(m);
+    },
+  });
+  assert.deepEqual(checked.check, { batches: 3, samples: 96 });
+  // One sensitivity batch (as many as the evaluation set has): the outlier, index 2.
+  assert.deepEqual(checked.sensitivityBatches, [2]);
+  assert.equal(checked.withinTolerance, false, 'the outlier is caught');
+  assert.ok(checked.score > 1, `score on the check set ${checked.score}`);
+  // The comparison stays on the evaluation set; the fallback trials ran against the check score.
+  assert.ok((checked.comparison.find((c) => c.calibrator === 'minmax')?.score ?? 2) < 1);
+  assert.equal(trials.length, checked.quantizableNodes, trials.join('\n'));
+  for (const t of trials) assert.match(t, new RegExp(`\\(was ${checked.score.toFixed(3)}\\)$`));
+});

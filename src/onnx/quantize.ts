@@ -60,7 +60,7 @@ export interface QuantizeInt8Options {
   calibrator: CalibratorKind;
   /** Percentile of |x| kept by the percentile calibrator (default 99.99). */
   percentile?: number;
-  /** Per-output bound for the deviation from FP32, measured on `evaluation`. */
+  /** Per-output bound for the deviation from FP32, measured on `check` when given, else on `evaluation`. */
   tolerance: Int8Tolerance;
   /** Most layers kept in FP32 by the fallback loop (default 8). */
   maxFallback?: number;
@@ -76,6 +76,14 @@ export interface QuantizeInt8Options {
    * evenly spaced.
    */
   evaluation?: TensorMap[];
+  /**
+   * Batches the result must be within tolerance on, e.g. every image of the calibration shard, which
+   * the packaging equivalence step checks too (a small `evaluation` set can miss the one image where
+   * INT8 deviates most). When given: the chosen calibrator's deviation, every fallback trial and the
+   * final deviation are measured on `check`, and the layer sensitivity on its worst batches (as many
+   * as `evaluation` has) instead of on `evaluation`; the calibrator comparison stays on `evaluation`.
+   */
+  check?: TensorMap[];
   /**
    * 'always' (default): measure every layer's sensitivity for the report; 'when-needed': only when
    * the fully quantized model is out of tolerance (faster; `sensitivity` is then empty).
@@ -128,8 +136,12 @@ export interface QuantizeInt8Result {
   /** Layers that could be quantized. */
   quantizableNodes: number;
   withinTolerance: boolean;
-  /** Batches and samples the deviation was measured on. */
+  /** Batches and samples the calibrator comparison (and, without `check`, everything) was measured on. */
   evaluation: { batches: number; samples: number };
+  /** Batches and samples of `check` (the final deviation and the fallback trials), or null without one. */
+  check: { batches: number; samples: number } | null;
+  /** Indices into `check` of the worst batches the sensitivity was measured on; null: on `evaluation`. */
+  sensitivityBatches: number[] | null;
 }
 
 /** The cache header's algorithm tag for a calibrator (TensorRT has no percentile calibrator). */
@@ -324,6 +336,10 @@ export function toleranceScore(dev: Record<string, OutputDeviation>, tol: Int8To
   return score;
 }
 
+/** Samples in `batches` (the first input's leading dimension, summed). */
+const samplesOf = (batches: TensorMap[]): number =>
+  batches.reduce((a, b) => a + (Object.values(b)[0]?.dims[0] ?? 1), 0);
+
 function evenlySpaced<T>(items: T[], most: number): T[] {
   if (items.length <= most) return items;
   return Array.from({ length: most }, (_, k) => items[Math.floor((k * items.length) / most)] as T);
@@ -371,9 +387,14 @@ export async function quantizeInt8(opts: QuantizeInt8Options): Promise<QuantizeI
     const ref = await sessions.load(opts.model);
     const reference: TensorMap[] = [];
     for (const b of evaluation) reference.push(await runOrtSession(ref.session, ref.path, copyFeeds(b)));
+    const check = opts.check ?? null;
+    const checkReference: TensorMap[] = [];
+    for (const b of check ?? [])
+      checkReference.push(await runOrtSession(ref.session, ref.path, copyFeeds(b)));
     await sessions.release(ref.session);
 
-    const measure = async (bytes: Buffer): Promise<Record<string, OutputDeviation>> => {
+    /** The variant's outputs on `batches`, one TensorMap per batch. */
+    const outputsOf = async (bytes: Buffer, batches: TensorMap[]): Promise<TensorMap[]> => {
       let s: Awaited<ReturnType<Sessions['load']>>;
       try {
         s = await sessions.load(bytes);
@@ -386,10 +407,15 @@ export async function quantizeInt8(opts: QuantizeInt8Options): Promise<QuantizeI
         });
       }
       const got: TensorMap[] = [];
-      for (const b of evaluation) got.push(await runOrtSession(s.session, s.path, copyFeeds(b)));
+      for (const b of batches) got.push(await runOrtSession(s.session, s.path, copyFeeds(b)));
       await sessions.release(s.session);
-      return outputDeviation(reference, got);
+      return got;
     };
+    const measure = async (bytes: Buffer): Promise<Record<string, OutputDeviation>> =>
+      outputDeviation(reference, await outputsOf(bytes, evaluation));
+    // Where the result must hold: the check set when given, else the evaluation set.
+    const measureFinal = async (bytes: Buffer): Promise<Record<string, OutputDeviation>> =>
+      check === null ? measure(bytes) : outputDeviation(checkReference, await outputsOf(bytes, check));
     const build = (ranges: Map<string, ActivationRange>, nodes: Set<string>): Buffer =>
       buildQdqModel(
         model,
@@ -412,9 +438,36 @@ export async function quantizeInt8(opts: QuantizeInt8Options): Promise<QuantizeI
     const chosen = comparison.find((c) => c.calibrator === opts.calibrator);
     let deviation = chosen?.outputs ?? {};
     let score = chosen?.score ?? Infinity;
+    // Sensitivity images: the evaluation set, or with a check set its worst batches for the fully
+    // quantized model (so the ranking sees the images that break the tolerance).
+    let sensIdx = evaluation.map((_, i) => i);
+    let sensReference = reference;
+    let sensBatches = evaluation;
+    if (check !== null) {
+      const got = await outputsOf(build(ranges, allKeys), check);
+      deviation = outputDeviation(checkReference, got);
+      score = toleranceScore(deviation, opts.tolerance);
+      const perBatch = got.map((g, i) => ({
+        i,
+        score: toleranceScore(outputDeviation([checkReference[i] as TensorMap], [g]), opts.tolerance),
+      }));
+      perBatch.sort((a, b) => b.score - a.score || a.i - b.i);
+      sensIdx = perBatch
+        .slice(0, Math.max(1, evaluation.length))
+        .map((b) => b.i)
+        .sort((a, b) => a - b);
+      sensReference = sensIdx.map((i) => checkReference[i] as TensorMap);
+      sensBatches = sensIdx.map((i) => check[i] as TensorMap);
+      log(
+        `int8: ${opts.calibrator} on the ${check.length} check batches: score ${score.toFixed(3)} of the tolerance; sensitivity on batches ${sensIdx.join(', ')}`,
+      );
+    }
     const needSensitivity = (opts.sensitivity ?? 'always') === 'always' || score > 1;
     for (const q of needSensitivity ? candidates : []) {
-      const dev = await measure(build(ranges, new Set([q.key])));
+      const dev = outputDeviation(
+        sensReference,
+        await outputsOf(build(ranges, new Set([q.key])), sensBatches),
+      );
       sensitivity.push({
         node: q.key,
         op: q.opType,
@@ -435,7 +488,7 @@ export async function quantizeInt8(opts: QuantizeInt8Options): Promise<QuantizeI
       if (score <= 1 || fallback.length >= maxFallback) break;
       const keep = new Set([...allKeys].filter((k) => k !== next.node && !fallback.includes(k)));
       const trial = build(ranges, keep);
-      const dev = await measure(trial);
+      const dev = await measureFinal(trial);
       const trialScore = toleranceScore(dev, opts.tolerance);
       log(`int8: ${next.node} in FP32: score ${trialScore.toFixed(3)} (was ${score.toFixed(3)})`);
       if (trialScore < score) {
@@ -466,10 +519,9 @@ export async function quantizeInt8(opts: QuantizeInt8Options): Promise<QuantizeI
       quantizedNodes: candidates.length - fallback.length,
       quantizableNodes: candidates.length,
       withinTolerance: score <= 1,
-      evaluation: {
-        batches: evaluation.length,
-        samples: evaluation.reduce((a, b) => a + (Object.values(b)[0]?.dims[0] ?? 1), 0),
-      },
+      evaluation: { batches: evaluation.length, samples: samplesOf(evaluation) },
+      check: check === null ? null : { batches: check.length, samples: samplesOf(check) },
+      sensitivityBatches: check === null ? null : sensIdx,
     };
   } finally {
     await sessions.close();

@@ -58,6 +58,8 @@ export interface Int8Report {
   activation_type: string;
   calibration: { images: number; batch: number; shard_digest: string };
   evaluation: { images: number; batches: number };
+  /** The whole shard: tolerance checked, fallback decided; sensitivity on its worst batches (indices). */
+  check: { images: number; batches: number; sensitivity_batches: number[] };
   tolerance: Int8Tolerance;
   comparison: QuantizeInt8Result['comparison'];
   sensitivity: QuantizeInt8Result['sensitivity'];
@@ -90,6 +92,8 @@ export async function buildInt8(
     file,
     calibration: shardBatches(px, inputName, all, o.batch),
     evaluation: shardBatches(px, inputName, evalIdx, 8),
+    // The whole shard: the equivalence step checks every shard image against the same bounds.
+    check: shardBatches(px, inputName, all, 8),
     calibrator: o.calibrator,
     percentile: o.percentile,
     maxFallback: o.max_fallback,
@@ -106,6 +110,11 @@ export async function buildInt8(
       activation_type: result.activationType,
       calibration: { images: px.images.length, batch: o.batch, shard_digest: shardDigest },
       evaluation: { images: evalIdx.length, batches: result.evaluation.batches },
+      check: {
+        images: result.check?.samples ?? 0,
+        batches: result.check?.batches ?? 0,
+        sensitivity_batches: result.sensitivityBatches ?? [],
+      },
       tolerance,
       comparison: result.comparison,
       sensitivity: result.sensitivity,

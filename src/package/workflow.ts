@@ -366,7 +366,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
       },
       {
         name: 'int8',
-        version: 2,
+        version: 3,
         inputs: (v) => modelInputs(v.args),
         outputs: ['int8/'],
         async run(ctx) {
@@ -408,8 +408,7 @@ export function packageWorkflow(store: ArtifactStore): Workflow<PackageArgs> {
               {
                 file: ctx.args.recipe,
                 field: 'tolerances.int8.max_abs',
-                expected:
-                  'the quantizer score <= 1 (deviation within the tolerance on its evaluation images)',
+                expected: 'the quantizer score <= 1 (deviation within the tolerance on every shard image)',
                 found: `score ${result.score} after ${result.fallback.length} fallback layers`,
                 details: report,
               },
