@@ -8,8 +8,11 @@ import { Command, CommanderError } from 'commander';
 import { asDrivegateError } from '../core/errors.js';
 import { registerCommands } from './commands.js';
 
-/** Builds the root program with every command group registered. */
-export function buildProgram(): Command {
+/**
+ * Builds the root program with the command groups `argv` needs registered (every group without
+ * `argv`; see registerCommands).
+ */
+export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command('drivegate')
     .description('The release pipeline for driving-perception models: package, evaluate, simulate, promote.')
     .version('0.1.0')
@@ -18,14 +21,14 @@ export function buildProgram(): Command {
     // subcommand's options of the same name (`package --version X.Y.Z`) reach the subcommand.
     .enablePositionalOptions()
     .exitOverride();
-  registerCommands(program);
+  await registerCommands(program, argv);
   return program;
 }
 
 /** Runs the CLI with `argv` (as process.argv) and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
