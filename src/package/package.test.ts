@@ -11,7 +11,7 @@ import { LocalSession } from '../runtime/session.js';
 import { parseModelConfig } from '../serve/model-config.js';
 import { openStore } from '../store/open.js';
 import { verifyPack } from './seal.js';
-import { writeFastRecipe } from './testing.js';
+import { packReference, writeFastRecipe } from './testing.js';
 
 interface PackOut {
   digest: string;
@@ -22,20 +22,7 @@ test('packing the reference detector twice (with its pipeline ensemble) gives th
   const home = mkdtempSync(join(tmpdir(), 'dg-pack-'));
   try {
     const recipe = writeFastRecipe(home);
-    const pack = (out: string): PackOut => {
-      const r = runCliIn(import.meta.url, home, [
-        'package',
-        '--model',
-        referenceDetectorPath(),
-        '--recipe',
-        recipe,
-        '--out',
-        join(home, out),
-        '--json',
-      ]);
-      assert.equal(r.code, 0, r.stderr);
-      return JSON.parse(r.stdout) as PackOut;
-    };
+    const pack = (out: string): PackOut => packReference(import.meta.url, home, recipe, join(home, out));
     const a = pack('a');
     const b = pack('b');
     assert.match(a.digest, /^sha256:[0-9a-f]{64}$/);

@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCliIn } from '../cli/cli-testing.js';
 import { quantizeInt8 } from '../onnx/quantize.js';
 import { referenceDetectorPath } from '../onnx/testing.js';
-import { writeFastRecipe } from './testing.js';
+import { packReference, writeFastRecipe } from './testing.js';
 
 interface Report {
   precisions: { int8: { status: string; source: string; calibration_cache: null; sha256: string } };
@@ -44,17 +43,7 @@ test('a recipe with int8.qat_model packs that QDQ model as the int8 variant (sou
       { int8: true },
     );
     const out = join(home, 'pack');
-    const r = runCliIn(import.meta.url, home, [
-      'package',
-      '--model',
-      referenceDetectorPath(),
-      '--recipe',
-      recipe,
-      '--out',
-      out,
-      '--json',
-    ]);
-    assert.equal(r.code, 0, r.stderr.slice(-3000));
+    packReference(import.meta.url, home, recipe, out);
     const rep = JSON.parse(readFileSync(join(out, 'export_report.json'), 'utf8')) as Report;
     assert.equal(rep.precisions.int8.source, 'qat');
     assert.equal(rep.precisions.int8.calibration_cache, null);

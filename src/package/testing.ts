@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { runCliIn } from '../cli/cli-testing.js';
 import { packageRoot } from '../core/paths.js';
+import { referenceDetectorPath } from '../onnx/testing.js';
 
 /**
  * Writes examples/recipe.yaml with small settings to `dir` (4 random equivalence inputs, 8 shard
@@ -35,6 +36,33 @@ export function writeFastRecipe(
   const path = join(dir, 'recipe.yaml');
   writeFileSync(path, edit(text));
   return path;
+}
+
+/**
+ * Runs `drivegate package --model <reference detector> --recipe RECIPE --out OUT --json [extra]` in
+ * workspace `home` (`callerUrl`: the test's import.meta.url, see runCliIn), asserts exit 0 (the
+ * stderr tail as the message) and returns what it printed.
+ */
+export function packReference(
+  callerUrl: string,
+  home: string,
+  recipe: string,
+  out: string,
+  extra: string[] = [],
+): { digest: string; path: string } {
+  const r = runCliIn(callerUrl, home, [
+    'package',
+    '--model',
+    referenceDetectorPath(),
+    '--recipe',
+    recipe,
+    '--out',
+    out,
+    '--json',
+    ...extra,
+  ]);
+  assert.equal(r.code, 0, r.stderr.slice(-3000));
+  return JSON.parse(r.stdout) as { digest: string; path: string };
 }
 
 /** Every file under `dir` (recursively) with its sha256, as `path sha256` lines, sorted; '' when absent. */

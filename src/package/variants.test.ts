@@ -4,11 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCliIn } from '../cli/cli-testing.js';
 import { parseCalibrationCache } from '../onnx/trt-cache.js';
-import { referenceDetectorPath } from '../onnx/testing.js';
 import { parseModelConfig } from '../serve/model-config.js';
-import { writeFastRecipe } from './testing.js';
+import { packReference, writeFastRecipe } from './testing.js';
 
 const pythonHasOnnx = ((): boolean => {
   try {
@@ -50,21 +48,8 @@ test('fp32 + fp16 + int8 packed twice without the step cache give the same diges
         ),
       { int8: true },
     );
-    const pack = (out: string, extra: string[]): { digest: string } => {
-      const r = runCliIn(import.meta.url, home, [
-        'package',
-        '--model',
-        referenceDetectorPath(),
-        '--recipe',
-        recipe,
-        '--out',
-        join(home, out),
-        '--json',
-        ...extra,
-      ]);
-      assert.equal(r.code, 0, r.stderr.slice(-3000));
-      return JSON.parse(r.stdout) as { digest: string };
-    };
+    const pack = (out: string, extra: string[]): { digest: string } =>
+      packReference(import.meta.url, home, recipe, join(home, out), extra);
     const a = pack('a', []);
     const b = pack('b', ['--no-cache']);
     assert.equal(a.digest, b.digest, 'fp16 and int8 outputs are deterministic');
