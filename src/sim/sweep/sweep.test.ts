@@ -8,6 +8,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { runCliIn } from '../../cli/cli-testing.js';
 import { packageRoot } from '../../core/paths.js';
 import { readReportFacts } from '../../registry/pack.js';
+import { REQUIRED_SUMMARY_COLUMNS } from './testdata.js';
 
 // Real sweeps through the CLI (ground-truth perception: the real engine, fast). dt 0.002 makes each
 // run slow enough (~0.5 s) to kill the sweep in the middle.
@@ -105,23 +106,7 @@ test('a sweep killed mid-way resumes without redoing or losing runs, and gives t
   assert.equal(rowsA.length, 8);
   assert.deepEqual(rowsB, rowsA);
   const first = rowsA[0]!;
-  for (const col of [
-    'run_id',
-    'scenario',
-    'family',
-    'seed',
-    'model',
-    'weather',
-    'time_of_day',
-    'ego_speed_mps',
-    'collision',
-    'impact_speed_mps',
-    'min_ttc_s',
-    'min_distance_m',
-    'max_decel_mps2',
-    'false_brake_events',
-    'param_ego_speed_kph',
-  ]) {
+  for (const col of [...REQUIRED_SUMMARY_COLUMNS, 'param_ego_speed_kph']) {
     assert.ok(col in first, `column ${col}`);
   }
   assert.equal(typeof first['collision'], 'boolean');

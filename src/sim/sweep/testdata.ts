@@ -83,3 +83,24 @@ export function hit(cls: ActorClass, speed = 5): Partial<RunMetrics> {
 export function near(cls: ActorClass): Partial<RunMetrics> {
   return { nearMiss: true, threatClass: cls, minTtcS: 0.8, minDistanceM: 0.4 };
 }
+
+/**
+ * The sim_summary columns issue #6 requires by name (its text, kept here as the tests' spec rather
+ * than taken from table.ts, so a wrong table constant cannot pass).
+ */
+export const REQUIRED_SUMMARY_COLUMNS: readonly string[] = [
+  'run_id',
+  'scenario',
+  'family',
+  'seed',
+  'model',
+  'weather',
+  'time_of_day',
+  'ego_speed_mps',
+  'collision',
+  'impact_speed_mps',
+  'min_ttc_s',
+  'min_distance_m',
+  'max_decel_mps2',
+  'false_brake_events',
+];
