@@ -7,6 +7,7 @@
 import {
   DT,
   encodeModel,
+  intAttribute,
   intField,
   lenField,
   rawTensor,
@@ -18,9 +19,6 @@ import {
   type GraphValue,
 } from './graph.js';
 
-/** TensorProto.DataType numbers the builder uses (graph.ts's DT plus BOOL). */
-export const ELEM = { ...DT, BOOL: 9, DOUBLE: 11 } as const;
-
 /** An attribute value: number (INT when integer and `int` is not false, see `floatAttr`), string, or lists. */
 export type AttrValue = number | string | number[] | { float: number } | { floats: number[] };
 
@@ -30,7 +28,7 @@ function attribute(name: string, v: AttrValue): GraphAttribute {
     return { name, bytes: Buffer.concat([head, lenField(4, Buffer.from(v, 'utf8')), intField(20, 3)]) };
   if (typeof v === 'number') {
     if (!Number.isInteger(v)) throw new Error(`attribute ${name}: use { float } for a float value`);
-    return { name, bytes: Buffer.concat([head, intField(3, v), intField(20, 2)]), i: v };
+    return intAttribute(name, v);
   }
   if (Array.isArray(v)) {
     return {
@@ -89,21 +87,21 @@ export class GraphBuilder {
   f32(values: readonly number[], dims: number[] = [values.length]): string {
     const b = Buffer.alloc(values.length * 4);
     values.forEach((v, i) => b.writeFloatLE(v, i * 4));
-    return this.init(ELEM.FLOAT, dims, b);
+    return this.init(DT.FLOAT, dims, b);
   }
 
   /** A float64 constant initializer; returns its name. */
   f64(values: readonly number[], dims: number[] = [values.length]): string {
     const b = Buffer.alloc(values.length * 8);
     values.forEach((v, i) => b.writeDoubleLE(v, i * 8));
-    return this.init(ELEM.DOUBLE, dims, b);
+    return this.init(DT.DOUBLE, dims, b);
   }
 
   /** An int64 constant initializer; returns its name. */
   i64(values: readonly number[], dims: number[] = [values.length]): string {
     const b = Buffer.alloc(values.length * 8);
     values.forEach((v, i) => b.writeBigInt64LE(BigInt(v), i * 8));
-    return this.init(ELEM.INT64, dims, b);
+    return this.init(DT.INT64, dims, b);
   }
 
   private init(dataType: number, dims: number[], data: Buffer): string {

@@ -8,8 +8,8 @@
 import { badInput } from '../core/errors.js';
 import { Reader } from './proto.js';
 
-/** ONNX TensorProto.DataType numbers used by the editor. */
-export const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 } as const;
+/** ONNX TensorProto.DataType numbers used by the editor and the graph builder (build.ts). */
+export const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, DOUBLE: 11 } as const;
 
 /** AttributeProto.AttributeType numbers. */
 const ATTR_INT = 2;

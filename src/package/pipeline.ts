@@ -8,7 +8,8 @@
  * bytes. Also the names and tensors of the ensemble that chains them.
  */
 import { badInput } from '../core/errors.js';
-import { ELEM, GraphBuilder } from '../onnx/build.js';
+import { GraphBuilder } from '../onnx/build.js';
+import { DT } from '../onnx/graph.js';
 import { classList, classThresholds, type InferenceConfig } from '../runtime/config.js';
 
 /** The opset of the generated models. */
@@ -54,8 +55,8 @@ export function buildPreprocessModel(cfg: InferenceConfig): Buffer {
   const H = cfg.input.height;
   const W = cfg.input.width;
   const resize = cfg.preprocess.resize.mode === 'resize';
-  const raw = g.input(RAW_IMAGE, ELEM.UINT8, ['N', ...rawImageDims(cfg)]);
-  const nchw = g.op('Cast', [g.op('Transpose', [raw], { perm: [0, 3, 1, 2] })], { to: ELEM.DOUBLE });
+  const raw = g.input(RAW_IMAGE, DT.UINT8, ['N', ...rawImageDims(cfg)]);
+  const nchw = g.op('Cast', [g.op('Transpose', [raw], { perm: [0, 3, 1, 2] })], { to: DT.DOUBLE });
   let x = nchw;
   if (resize) {
     // Bilinear with half-pixel centres, in float64 with the runtime's operation order (its
@@ -64,16 +65,16 @@ export function buildPreprocessModel(cfg: InferenceConfig): Buffer {
     const shape = g.op('Shape', [nchw]);
     const axis = (dim: number, m: number): { i0: string; i1: string; f: string } => {
       const nInt = g.op('Slice', [shape, g.i64([dim]), g.i64([dim + 1])]);
-      const n = g.op('Cast', [nInt], { to: ELEM.DOUBLE });
+      const n = g.op('Cast', [nInt], { to: DT.DOUBLE });
       const scale = g.op('Div', [n, g.f64([m])]);
       const centres = g.f64(Array.from({ length: m }, (_, d) => d + 0.5));
       const src = g.op('Max', [g.op('Sub', [g.op('Mul', [centres, scale]), g.f64([0.5])]), g.f64([0])]);
       const a = g.op('Min', [g.op('Floor', [src]), g.op('Sub', [n, g.f64([1])])]);
-      const i0 = g.op('Cast', [a], { to: ELEM.INT64 });
+      const i0 = g.op('Cast', [a], { to: DT.INT64 });
       const i1 = g.op('Min', [g.op('Add', [i0, g.i64([1])]), g.op('Sub', [nInt, g.i64([1])])]);
       // The runtime keeps the fractions in a Float32Array: round them the same way.
-      const f = g.op('Cast', [g.op('Cast', [g.op('Sub', [src, a])], { to: ELEM.FLOAT })], {
-        to: ELEM.DOUBLE,
+      const f = g.op('Cast', [g.op('Cast', [g.op('Sub', [src, a])], { to: DT.FLOAT })], {
+        to: DT.DOUBLE,
       });
       return { i0, i1, f };
     };
@@ -104,13 +105,13 @@ export function buildPreprocessModel(cfg: InferenceConfig): Buffer {
     [0, 1, 2].map((c) => -mean[c]! / std[c]!),
     [1, 3, 1, 1],
   );
-  const y = g.op('Cast', [g.op('Add', [g.op('Mul', [x, a]), b])], { to: ELEM.FLOAT });
-  g.output(y, cfg.input.name, ELEM.FLOAT, ['N', 3, H, W]);
+  const y = g.op('Cast', [g.op('Add', [g.op('Mul', [x, a]), b])], { to: DT.FLOAT });
+  g.output(y, cfg.input.name, DT.FLOAT, ['N', 3, H, W]);
   const rawShape = g.op('Shape', [raw]);
-  const hw = g.op('Cast', [g.op('Slice', [rawShape, g.i64([1]), g.i64([3])])], { to: ELEM.FLOAT });
+  const hw = g.op('Cast', [g.op('Slice', [rawShape, g.i64([1]), g.i64([3])])], { to: DT.FLOAT });
   const n = g.op('Slice', [rawShape, g.i64([0]), g.i64([1])]);
   const size = g.op('Expand', [hw, g.op('Concat', [n, g.i64([2])], { axis: 0 })]);
-  g.output(size, IMAGE_SIZE, ELEM.FLOAT, ['N', 2]);
+  g.output(size, IMAGE_SIZE, DT.FLOAT, ['N', 2]);
   return g.encode();
 }
 
@@ -164,10 +165,10 @@ export function buildPostprocessModel(
   const thresholds = classThresholds(cfg);
   const minScore = Math.min(...thresholds);
   const g = new GraphBuilder('postprocess', PIPELINE_OPSET);
-  const heatIn = g.input(o.heatmap, ELEM.FLOAT, ['N', C, h, w]);
-  const whIn = g.input(o.wh, ELEM.FLOAT, ['N', 2, h, w]);
-  const offIn = g.input(o.offset, ELEM.FLOAT, ['N', 2, h, w]);
-  const sizeIn = g.input(IMAGE_SIZE, ELEM.FLOAT, ['N', 2]);
+  const heatIn = g.input(o.heatmap, DT.FLOAT, ['N', C, h, w]);
+  const whIn = g.input(o.wh, DT.FLOAT, ['N', 2, h, w]);
+  const offIn = g.input(o.offset, DT.FLOAT, ['N', 2, h, w]);
+  const sizeIn = g.input(IMAGE_SIZE, DT.FLOAT, ['N', 2]);
   const neg = g.f32([NEG]);
   const zero = g.f32([0]);
   const axis1 = g.i64([1]);
@@ -192,8 +193,8 @@ export function buildPostprocessModel(
   ];
   const cls = g.op('Div', [idx, g.i64([hw])]);
   const pos = g.op('Mod', [idx, g.i64([hw])]);
-  const xf = g.op('Cast', [g.op('Mod', [pos, g.i64([w])])], { to: ELEM.FLOAT });
-  const yf = g.op('Cast', [g.op('Div', [pos, g.i64([w])])], { to: ELEM.FLOAT });
+  const xf = g.op('Cast', [g.op('Mod', [pos, g.i64([w])])], { to: DT.FLOAT });
+  const yf = g.op('Cast', [g.op('Div', [pos, g.i64([w])])], { to: DT.FLOAT });
   const pos3 = g.op('Unsqueeze', [pos, axis1]);
   const pos2 = g.op('Concat', [pos3, pos3], { axis: 1 });
   const at = (t: string, ch: number): string => {
@@ -262,7 +263,7 @@ export function buildPostprocessModel(
     'Cast',
     [g.op('GreaterOrEqual', [g.op('Gather', [selected, g.i64([0], [])], { axis: 1 }), g.i64([0])])],
     {
-      to: ELEM.FLOAT,
+      to: DT.FLOAT,
     },
   );
   const keep = g.op('ScatterND', [g.op('ConstantOfShape', [g.op('Shape', [vals])]), batchBox, ones]);
@@ -273,19 +274,19 @@ export function buildPostprocessModel(
     string,
   ];
   const fvalid = g.op('Greater', [fv, g.f32([NEG_THRESHOLD])]);
-  g.output(g.op('Where', [fvalid, fv, zero]), DETECTION_OUTPUTS.scores, ELEM.FLOAT, ['N', D]);
+  g.output(g.op('Where', [fvalid, fv, zero]), DETECTION_OUTPUTS.scores, DT.FLOAT, ['N', D]);
   const xywh = stack([x1, y1, ow, oh]);
   const fi4 = g.op('Expand', [g.op('Unsqueeze', [fi, axis2]), g.i64([1, 1, 4])]);
   const boxes = g.op('GatherElements', [xywh, fi4], { axis: 1 });
   g.output(
     g.op('Where', [g.op('Unsqueeze', [fvalid, axis2]), boxes, zero]),
     DETECTION_OUTPUTS.boxes,
-    ELEM.FLOAT,
+    DT.FLOAT,
     ['N', D, 4],
   );
   const classes = g.op('GatherElements', [cls, fi], { axis: 1 });
-  g.output(g.op('Where', [fvalid, classes, g.i64([-1])]), DETECTION_OUTPUTS.classes, ELEM.INT64, ['N', D]);
-  const count = g.op('ReduceSum', [g.op('Cast', [fvalid], { to: ELEM.INT64 }), axis1], { keepdims: 1 });
-  g.output(count, DETECTION_OUTPUTS.count, ELEM.INT64, ['N', 1]);
+  g.output(g.op('Where', [fvalid, classes, g.i64([-1])]), DETECTION_OUTPUTS.classes, DT.INT64, ['N', D]);
+  const count = g.op('ReduceSum', [g.op('Cast', [fvalid], { to: DT.INT64 }), axis1], { keepdims: 1 });
+  g.output(count, DETECTION_OUTPUTS.count, DT.INT64, ['N', 1]);
   return g.encode();
 }

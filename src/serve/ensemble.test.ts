@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DrivegateError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import { ELEM, GraphBuilder } from '../onnx/build.js';
+import { GraphBuilder } from '../onnx/build.js';
+import { DT } from '../onnx/graph.js';
 import { ensembleOrder } from './ensemble.js';
 import { parseModelConfig, writeModelConfig } from './model-config.js';
 import { startServer, type RunningServer } from './server.js';
@@ -13,17 +14,17 @@ import { writeTestRepository } from './testing.js';
 /** y = 2x over [N, 4]. */
 function doubleModel(): Buffer {
   const g = new GraphBuilder('double');
-  const x = g.input('x', ELEM.FLOAT, ['N', 4]);
-  g.output(g.op('Mul', [x, g.f32([2])]), 'y', ELEM.FLOAT, ['N', 4]);
+  const x = g.input('x', DT.FLOAT, ['N', 4]);
+  g.output(g.op('Mul', [x, g.f32([2])]), 'y', DT.FLOAT, ['N', 4]);
   return g.encode();
 }
 
 /** sum = a + b over [N, 4]. */
 function addModel(): Buffer {
   const g = new GraphBuilder('add');
-  const a = g.input('a', ELEM.FLOAT, ['N', 4]);
-  const b = g.input('b', ELEM.FLOAT, ['N', 4]);
-  g.output(g.op('Add', [a, b]), 'sum', ELEM.FLOAT, ['N', 4]);
+  const a = g.input('a', DT.FLOAT, ['N', 4]);
+  const b = g.input('b', DT.FLOAT, ['N', 4]);
+  g.output(g.op('Add', [a, b]), 'sum', DT.FLOAT, ['N', 4]);
   return g.encode();
 }
 
