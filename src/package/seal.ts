@@ -19,6 +19,7 @@ import {
   readPackFolder,
   verifyPackFiles,
 } from '../registry/pack.js';
+import { packModelFile } from '../registry/pack.js';
 import type { IntegrityResult, PackManifest } from '../registry/pack.js';
 import type { ArtifactStore } from '../store/types.js';
 import { looksLikeDigest, normalizeDigest } from '../store/types.js';
@@ -63,7 +64,7 @@ function targetStatus(recipe: Recipe, results: Record<string, unknown>): Array<R
     if (info?.notRunnable !== undefined) {
       return { target: t, status: 'pending', reason: info.notRunnable, precision };
     }
-    const artifact = precision === 'fp32' ? 'model.onnx' : `model.${precision}.onnx`;
+    const artifact = packModelFile(precision);
     const ok = precision === 'fp32' || built(precision);
     return {
       target: t,

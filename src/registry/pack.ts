@@ -16,6 +16,14 @@ import { parseSemver } from './semver.js';
 /** The manifest file name inside a pack folder. */
 export const PACK_MANIFEST = 'manifest.json';
 
+/** A pack's model variant, by the precision it computes in. */
+export type PackPrecision = 'fp32' | 'fp16' | 'int8';
+
+/** The file of a pack's model variant: `model.onnx` for fp32, `model.<precision>.onnx` otherwise. */
+export function packModelFile(precision: PackPrecision): string {
+  return precision === 'fp32' ? 'model.onnx' : `model.${precision}.onnx`;
+}
+
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits (sha256)');
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a name of letters, digits and ._-');
 

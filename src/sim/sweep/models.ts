@@ -11,8 +11,14 @@ import { sha256File } from '../../core/digest.js';
 import { digestOf } from '../../core/digest.js';
 import { DrivegateError, badInput } from '../../core/errors.js';
 import { exists, tempPathFor } from '../../core/fsutil.js';
-import { isFolder, parsePackManifest, readPackFolder, verifyPackFiles } from '../../registry/pack.js';
-import type { IntegrityResult, PackManifest } from '../../registry/pack.js';
+import {
+  isFolder,
+  packModelFile,
+  parsePackManifest,
+  readPackFolder,
+  verifyPackFiles,
+} from '../../registry/pack.js';
+import type { IntegrityResult, PackManifest, PackPrecision } from '../../registry/pack.js';
 import { openOrtSession, sessionIO } from '../../runtime/ort.js';
 import { checkModelIO, resolveModel } from '../../runtime/resolve.js';
 import type { ArtifactStore } from '../../store/types.js';
@@ -66,18 +72,12 @@ export async function modelFile(path: string): Promise<ResolvedPerception> {
   };
 }
 
-const MODEL_FILE = 'model.onnx';
+const MODEL_FILE = packModelFile('fp32');
 const CONFIG_FILE = 'inference_config.json';
 
 /** The model variants a pack ships (docs/packaging.md): which one of them drives perception. */
-export const PACK_PRECISIONS = ['fp32', 'fp16', 'int8'] as const;
-/** A pack's model variant: fp32 `model.onnx` (the default), `model.fp16.onnx`, `model.int8.onnx`. */
-export type PackPrecision = (typeof PACK_PRECISIONS)[number];
-
-/** The file of a pack's model variant. */
-export function packModelFile(precision: PackPrecision): string {
-  return precision === 'fp32' ? MODEL_FILE : `model.${precision}.onnx`;
-}
+export const PACK_PRECISIONS: readonly PackPrecision[] = ['fp32', 'fp16', 'int8'];
+export type { PackPrecision };
 
 /** How outputs name a pack run at a precision: `name@version`, plus `:int8` / `:fp16` for a variant. */
 function packLabel(manifest: PackManifest, precision: PackPrecision): string {
