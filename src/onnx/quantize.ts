@@ -433,6 +433,8 @@ export async function quantizeInt8(opts: QuantizeInt8Options): Promise<QuantizeI
       log(`int8: ${kind}: score ${toleranceScore(dev, opts.tolerance).toFixed(3)} of the tolerance`);
     }
     const ranges = rangesBy.get(opts.calibrator) as Map<string, ActivationRange>;
+    // The chosen calibrator with every layer quantized: the fallback loop starts from it.
+    const full = build(ranges, allKeys);
 
     const sensitivity: LayerSensitivity[] = [];
     const chosen = comparison.find((c) => c.calibrator === opts.calibrator);
@@ -444,7 +446,7 @@ export async function quantizeInt8(opts: QuantizeInt8Options): Promise<QuantizeI
     let sensReference = reference;
     let sensBatches = evaluation;
     if (check !== null) {
-      const got = await outputsOf(build(ranges, allKeys), check);
+      const got = await outputsOf(full, check);
       deviation = outputDeviation(checkReference, got);
       score = toleranceScore(deviation, opts.tolerance);
       const perBatch = got.map((g, i) => ({
@@ -483,7 +485,7 @@ export async function quantizeInt8(opts: QuantizeInt8Options): Promise<QuantizeI
     // that lowers the deviation score; stop once within tolerance or at maxFallback layers.
     const maxFallback = opts.maxFallback ?? 8;
     const fallback: string[] = [];
-    let bytes = build(ranges, allKeys);
+    let bytes = full;
     for (const next of sensitivity) {
       if (score <= 1 || fallback.length >= maxFallback) break;
       const keep = new Set([...allKeys].filter((k) => k !== next.node && !fallback.includes(k)));
