@@ -65,7 +65,9 @@ export interface ServeOptions {
   log?: Logger;
   /**
    * Called after each successful infer request with where its time went (benchmarks: see
-   * bench/serve-overhead.ts); costs a few clock reads per request when set, nothing otherwise.
+   * bench/serve-overhead.ts). The server's own stamps cost a few clock reads per request when set,
+   * nothing otherwise; the session pool stamps every run anyway (four clock reads in the worker, two
+   * in the main thread, four numbers in the reply message).
    */
   trace?: (t: InferTrace) => void;
 }
