@@ -5,7 +5,7 @@
  * plain JSON for export_report.json. When the model is the config's pipeline ensemble (`ensemble` in
  * inference_config.json), raw images go through it instead, its IO and outputs are checked against the
  * config's description, and its detections are compared with the runtime's own pipeline
- * (src/runtime preprocess -> the ensemble's detector model -> decodeDetections) on the same images.
+ * (the runtime's Detector over the ensemble's detector model) on the same images.
  */
 import { asDrivegateError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
@@ -16,9 +16,8 @@ import {
   type EnsembleSpec,
   type InferenceConfig,
 } from '../runtime/config.js';
-import { decodeDetections, type Detection } from '../runtime/decode.js';
-import { preprocessBatch, type RgbImage } from '../runtime/preprocess.js';
-import { LocalSession } from '../runtime/session.js';
+import { Detector } from '../runtime/detector.js';
+import type { RgbImage } from '../runtime/preprocess.js';
 import { numberAt, type TensorData } from '../runtime/tensor.js';
 import { binaryInferBody, decodeInferResponse, V2Client } from './client.js';
 import { startServer, type RunningServer } from './server.js';
@@ -226,7 +225,16 @@ export async function contractSmoke(
     if (!state.ready) return result;
     client = new V2Client(server.url, 2);
     if (cfg.ensemble !== undefined && state.name === cfg.ensemble.name) {
-      await ensembleSmoke(client, repoDir, cfg, cfg.ensemble, options.images ?? syntheticImages(cfg), result);
+      const configPath = typeof inferenceConfig === 'string' ? inferenceConfig : 'inference_config.json';
+      await ensembleSmoke(
+        client,
+        repoDir,
+        cfg,
+        configPath,
+        cfg.ensemble,
+        options.images ?? syntheticImages(cfg),
+        result,
+      );
       result.ok = result.checks.length > 1 && result.checks.every((c) => c.ok);
       return result;
     }
@@ -377,21 +385,11 @@ function ensembleRows(
   return out;
 }
 
-/** The runtime's own detections of `img`: preprocess, the detector model, decodeDetections. */
-async function runtimeDetections(
-  session: LocalSession,
-  img: RgbImage,
-  cfg: InferenceConfig,
-): Promise<Detection[]> {
-  const { tensor, transforms } = preprocessBatch([img], cfg);
-  const heads = await session.run({ [cfg.input.name]: tensor });
-  return decodeDetections(heads, transforms, cfg, session.modelPath)[0] ?? [];
-}
-
 async function ensembleSmoke(
   client: V2Client,
   repoDir: string,
   cfg: InferenceConfig,
+  configPath: string,
   spec: EnsembleSpec,
   images: RgbImage[],
   result: ContractSmokeResult,
@@ -416,9 +414,10 @@ async function ensembleSmoke(
     versions?: string[];
   };
   const version = versions.versions?.[versions.versions.length - 1] ?? '1';
-  const session = await LocalSession.open(join(repoDir, detector, version, 'model.onnx'), {
-    intraOpThreads: 1,
-  });
+  const runtime = await Detector.open(
+    { modelPath: join(repoDir, detector, version, 'model.onnx'), configPath, config: cfg },
+    { intraOpThreads: 1 },
+  );
   const classes = classList(cfg).length;
   result.ensemble = [];
   try {
@@ -441,7 +440,7 @@ async function ensembleSmoke(
         return;
       }
       const rows = ensembleRows(spec, decodeInferResponse(reply).outputs, img, classes, result.checks);
-      const ref = await runtimeDetections(session, img, cfg);
+      const ref = (await runtime.detect([img]))[0] ?? [];
       let boxDiff = 0;
       let scoreDiff = 0;
       let mismatches = 0;
@@ -474,6 +473,6 @@ async function ensembleSmoke(
       });
     }
   } finally {
-    await session.close();
+    await runtime.close();
   }
 }
