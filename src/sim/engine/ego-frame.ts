@@ -60,13 +60,6 @@ export function toEgo(f: EgoFrame, x: number, y: number): { x: number; y: number
   return { x: f.c * dx + f.s * dy, y: -f.s * dx + f.c * dy };
 }
 
-/** Road-frame velocity of a body rotated into the ego frame (absolute, not relative). */
-export function velocityInEgo(f: EgoFrame, b: Body): { vx: number; vy: number } {
-  const vx = b.v * Math.cos(b.h);
-  const vy = b.v * Math.sin(b.h);
-  return { vx: f.c * vx + f.s * vy, vy: -f.s * vx + f.c * vy };
-}
-
 /** The fixed look of a run: region, road colours, actor colours (drawn from the seed once). */
 export interface RunLook {
   region: Region;

@@ -14,8 +14,11 @@ export interface Obb {
 
 /** The four corners of a footprint (front-left, front-right, rear-right, rear-left) into `out` (x0,y0,...,x3,y3). */
 export function obbCorners(b: Obb, out: Float64Array = new Float64Array(8)): Float64Array {
-  const c = Math.cos(b.h);
-  const s = Math.sin(b.h);
+  return cornersOf(b, Math.cos(b.h), Math.sin(b.h), out);
+}
+
+/** obbCorners with the heading's cosine and sine given. */
+function cornersOf(b: Obb, c: number, s: number, out: Float64Array): Float64Array {
   const hl = b.length / 2;
   const hw = b.width / 2;
   out[0] = b.x + c * hl - s * hw;
@@ -29,10 +32,8 @@ export function obbCorners(b: Obb, out: Float64Array = new Float64Array(8)): Flo
   return out;
 }
 
-/** Half-extent of box `b` projected on the unit axis (ax, ay). */
-function radiusOn(b: Obb, ax: number, ay: number): number {
-  const c = Math.cos(b.h);
-  const s = Math.sin(b.h);
+/** Half the extent of a footprint (heading cosine c, sine s) projected on the unit axis (ax, ay). */
+function radiusOn(b: Obb, c: number, s: number, ax: number, ay: number): number {
   return (Math.abs(c * ax + s * ay) * b.length) / 2 + (Math.abs(-s * ax + c * ay) * b.width) / 2;
 }
 
@@ -41,23 +42,39 @@ function radiusOn(b: Obb, ax: number, ay: number): number {
  * on the four face normals of the two boxes.
  */
 export function obbOverlap(a: Obb, b: Obb): boolean {
-  const dx = b.x - a.x;
-  const dy = b.y - a.y;
-  // the axes a.h, a.h + pi/2, b.h, b.h + pi/2 (unrolled: no array per call)
-  return (
-    !separatedOn(a, b, dx, dy, a.h) &&
-    !separatedOn(a, b, dx, dy, a.h + Math.PI / 2) &&
-    !separatedOn(a, b, dx, dy, b.h) &&
-    !separatedOn(a, b, dx, dy, b.h + Math.PI / 2)
-  );
+  return overlapOf(a, b, Math.cos(a.h), Math.sin(a.h), Math.cos(b.h), Math.sin(b.h));
 }
 
-/** True when the axis at angle t separates the two boxes (centre offset dx, dy). */
-function separatedOn(a: Obb, b: Obb, dx: number, dy: number, t: number): boolean {
-  const ax = Math.cos(t);
-  const ay = Math.sin(t);
+/**
+ * obbOverlap with each heading's cosine and sine given (ca, sa of a; cb, sb of b): the axes a.h,
+ * a.h + pi/2, b.h, b.h + pi/2, unrolled, each heading's trigonometry computed once per test.
+ */
+function overlapOf(a: Obb, b: Obb, ca: number, sa: number, cb: number, sb: number): boolean {
+  const dx = b.x - a.x;
+  const dy = b.y - a.y;
+  if (separatedOn(a, b, ca, sa, cb, sb, dx, dy, ca, sa)) return false;
+  const ta = a.h + Math.PI / 2;
+  if (separatedOn(a, b, ca, sa, cb, sb, dx, dy, Math.cos(ta), Math.sin(ta))) return false;
+  if (separatedOn(a, b, ca, sa, cb, sb, dx, dy, cb, sb)) return false;
+  const tb = b.h + Math.PI / 2;
+  return !separatedOn(a, b, ca, sa, cb, sb, dx, dy, Math.cos(tb), Math.sin(tb));
+}
+
+/** True when the unit axis (ax, ay) separates the two boxes (centre offset dx, dy). */
+function separatedOn(
+  a: Obb,
+  b: Obb,
+  ca: number,
+  sa: number,
+  cb: number,
+  sb: number,
+  dx: number,
+  dy: number,
+  ax: number,
+  ay: number,
+): boolean {
   const dist = Math.abs(dx * ax + dy * ay);
-  return dist > radiusOn(a, ax, ay) + radiusOn(b, ax, ay);
+  return dist > radiusOn(a, ca, sa, ax, ay) + radiusOn(b, cb, sb, ax, ay);
 }
 
 function pointSegmentDist2(px: number, py: number, ax: number, ay: number, bx: number, by: number): number {
@@ -80,9 +97,13 @@ const CB = new Float64Array(8);
  * and an edge of the other.
  */
 export function obbDistance(a: Obb, b: Obb): number {
-  if (obbOverlap(a, b)) return 0;
-  obbCorners(a, CA);
-  obbCorners(b, CB);
+  const ca = Math.cos(a.h);
+  const sa = Math.sin(a.h);
+  const cb = Math.cos(b.h);
+  const sb = Math.sin(b.h);
+  if (overlapOf(a, b, ca, sa, cb, sb)) return 0;
+  cornersOf(a, ca, sa, CA);
+  cornersOf(b, cb, sb, CB);
   let best = Infinity;
   for (let i = 0; i < 4; i++) {
     const j = (i + 1) % 4;

@@ -13,7 +13,7 @@ import { groundPointFromPixel, pixelRayEgo } from '../../world/camera-model.js';
 import { MAX_RENDER_DISTANCE } from '../../world/render/camera.js';
 import type { ActorClass, Camera } from '../../world/types.js';
 import type { Body } from './dynamics.js';
-import { toEgo, velocityInEgo, type EgoFrame } from './ego-frame.js';
+import type { EgoFrame } from './ego-frame.js';
 import { iou, type Box } from '../../runtime/decode.js';
 
 /** One perceived object, ego frame (origin under the rear axle, x forward, y left). */
@@ -62,11 +62,14 @@ export function projectBody(
   const s = Math.sin(b.h);
   const hl = b.spec.size.length / 2;
   const hw = b.spec.size.width / 2;
-  const k = [hl, hw, hl, -hw, -hl, -hw, -hl, hw];
+  // the corners (hl, hw), (hl, -hw), (-hl, -hw), (-hl, hw), each through toEgo's arithmetic
   for (let i = 0; i < 4; i++) {
-    const p = toEgo(f, b.x + c * k[2 * i]! - s * k[2 * i + 1]!, b.y + s * k[2 * i]! + c * k[2 * i + 1]!);
-    CORNERS[2 * i] = p.x;
-    CORNERS[2 * i + 1] = p.y;
+    const ka = i < 2 ? hl : -hl;
+    const kb = i === 0 || i === 3 ? hw : -hw;
+    const dx = b.x + c * ka - s * kb - f.rx;
+    const dy = b.y + s * ka + c * kb - f.ry;
+    CORNERS[2 * i] = f.c * dx + f.s * dy;
+    CORNERS[2 * i + 1] = -f.s * dx + f.c * dy;
   }
   const sp = Math.sin(cam.pitch);
   const cp = Math.cos(cam.pitch);
@@ -80,8 +83,8 @@ export function projectBody(
   for (let i = 0; i < 4; i++) {
     const dx = CORNERS[2 * i]! - cam.position.x;
     const dy = CORNERS[2 * i + 1]! - cam.position.y;
-    for (const z of [0, b.spec.size.height]) {
-      const dz = z - cam.position.z;
+    for (let zi = 0; zi < 2; zi++) {
+      const dz = (zi === 0 ? 0 : b.spec.size.height) - cam.position.z;
       const xc = -dy;
       const yc = -sp * dx - cp * dz;
       const zc = cp * dx - sp * dz;
@@ -109,10 +112,11 @@ export function projectBody(
   const cu1 = Math.min(cam.width, u1);
   const cv1 = Math.min(cam.height, v1);
   if (cu1 <= cu0 || cv1 <= cv0) return null;
-  const p = toEgo(f, b.x, b.y);
+  const dx = b.x - f.rx;
+  const dy = b.y - f.ry;
   const distance = Math.hypot(
-    p.x - cam.position.x,
-    p.y - cam.position.y,
+    f.c * dx + f.s * dy - cam.position.x,
+    -f.s * dx + f.c * dy - cam.position.y,
     b.spec.size.height / 2 - cam.position.z,
   );
   return { box: [cu0, cv0, cu1 - cu0, cv1 - cv0], depth: minDepth, distance };
@@ -139,16 +143,27 @@ export function visibleActors(
     if (pr === null || pr.distance > maxRange) continue;
     seen.push({ body: b, box: pr.box, depth: pr.depth });
   }
-  return seen.filter((a) => {
-    for (const o of seen) {
-      if (o === a || o.depth >= a.depth) continue;
-      const [x, y, w, h] = a.box;
-      const [ox, oy, ow, oh] = o.box;
-      if (x >= ox && y >= oy && x + w <= ox + ow && y + h <= oy + oh) return false;
-    }
-    return true;
-  });
+  const visible: Array<{ body: Body; box: Box; depth: number }> = [];
+  for (const a of seen) if (!hidden(a, seen)) visible.push(a);
+  return visible;
 }
+
+/** True when a nearer actor's box contains `a`'s box whole. */
+function hidden(a: { box: Box; depth: number }, seen: ReadonlyArray<{ box: Box; depth: number }>): boolean {
+  const x = a.box[0];
+  const y = a.box[1];
+  const w = a.box[2];
+  const h = a.box[3];
+  for (const o of seen) {
+    if (o === a || o.depth >= a.depth) continue;
+    const ob = o.box;
+    if (x >= ob[0] && y >= ob[1] && x + w <= ob[0] + ob[2] && y + h <= ob[1] + ob[3]) return true;
+  }
+  return false;
+}
+
+/** Scratch extent of groundTruthObjects (read out at once; JS runs one call at a time per thread). */
+const GT_EXTENT: EgoExtent = { xMin: 0, xMax: 0, yMin: 0, yMax: 0 };
 
 /** Ground-truth objects: exact nearest point, lateral extent and velocity of every visible body. */
 export function groundTruthObjects(
@@ -160,9 +175,12 @@ export function groundTruthObjects(
   range: number = MAX_RENDER_DISTANCE,
 ): PerceivedObject[] {
   const out: PerceivedObject[] = [];
+  const ext = GT_EXTENT;
   for (const { body: b, box } of visibleActors(f, cam, bodies, egoIndex, range)) {
-    const ext = egoExtent(f, b);
-    const vel = velocityInEgo(f, b);
+    egoExtent(f, b, ext);
+    // the body's road-frame velocity rotated into the ego frame
+    const wx = b.v * Math.cos(b.h);
+    const wy = b.v * Math.sin(b.h);
     if (b.v > MOVING_SPEED) moved[b.index] = 1;
     out.push({
       id: b.index,
@@ -170,8 +188,8 @@ export function groundTruthObjects(
       x: ext.xMin,
       y: (ext.yMin + ext.yMax) / 2,
       halfWidth: (ext.yMax - ext.yMin) / 2,
-      vx: vel.vx,
-      vy: vel.vy,
+      vx: f.c * wx + f.s * wy,
+      vy: -f.s * wx + f.c * wy,
       speedSigma: 0,
       seenMoving: moved[b.index] === 1,
       lateralConsistent: true,

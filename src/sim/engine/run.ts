@@ -93,226 +93,412 @@ export async function simulateRun(
   options: RunOptions & EngineOptions,
 ): Promise<RunResult> {
   const wall0 = performance.now();
-  const sc = variant.scenario;
-  const dt = options.dt ?? 0.01;
-  const hz = options.perceptionHz ?? 10;
-  if (!(dt > 0 && dt <= 0.1)) throw new RangeError(`dt must be in (0, 0.1], got ${dt}`);
-  if (!(hz > 0 && hz <= 1 / dt)) throw new RangeError(`perceptionHz must be in (0, 1/dt], got ${hz}`);
-  const every = Math.max(1, Math.round(1 / (hz * dt)));
-  const seed = normalizeSeed(options.seed);
-  const rnd = drawRandomization(sc, seed);
+  const run = new RunLoop(variant, options);
   const perception = options.perception;
-  const label = perception.kind === 'ground-truth' ? 'ground-truth' : perception.label;
-
-  // bodies
-  const specs = [...sc.entities, ...rnd.background];
-  const bodies: Body[] = specs.map((s, i) => makeBody(i, s));
-  const egoIndex = sc.entities.findIndex((e) => e.name === sc.ego);
-  if (egoIndex < 0) throw new Error(`scenario ${sc.file}: ego '${sc.ego}' is not an entity`);
-  const ego = bodies[egoIndex]!;
-  const byName = new Map(bodies.map((b) => [b.spec.name, b]));
-  const world: StoryWorld = { time: 0, dt, road: sc.road, byName };
-  const controller = new Controller({
-    ...DEFAULT_CONTROLLER,
-    framePeriod: 1 / hz,
-    ...options.controller,
-  });
-
-  // Init actions (speed is set at once in Init)
-  for (const init of sc.init) {
-    const b = byName.get(init.entity);
-    if (b === undefined) throw new Error(`scenario ${sc.file}: Init names unknown entity '${init.entity}'`);
-    for (const a of init.actions) {
-      if (a.kind === 'speed') {
-        b.v = a.target;
-        b.cruise = a.target;
-        if (b === ego) controller.setSpeed = a.target;
-      } else {
-        applyAction(b, a, world, null);
-      }
-    }
-  }
-  placeBackground(bodies, sc.entities.length, rnd.backgroundInit, sc.road);
-  const egoLaneY = ego.targetY;
-
-  const storyboard = new Storyboard(sc.events, sc.stop, dt, sc.ego, (v) => {
-    controller.setSpeed = v;
-  });
-
-  // perception
-  let detector: LoopDetector | null = null;
-  let camera: Camera = defaultCamera();
   if (perception.kind === 'model') {
-    detector = await loopDetector(perception.modelPath, perception.configPath);
-    camera = defaultCamera(detector.config.input.width, detector.config.input.height);
+    const detector = await loopDetector(perception.modelPath, perception.configPath);
+    run.attach(detector);
+    const { width, height } = run.camera;
+    const minScore = options.minScore ?? 0.3;
+    for (let rgb = run.next(); rgb !== null; rgb = run.next()) {
+      run.detected((await detector.detect([{ width, height, data: rgb }], minScore))[0]!);
+    }
+  } else {
+    run.next();
   }
-  const tracker = new Tracker(camera, { ...DEFAULT_TRACKER, ...options.tracker });
-  const minScore = options.minScore ?? 0.3;
-  const renderCtx = detector !== null || options.record === true ? new RenderContext() : null;
-  const look: RunLook = {
-    region: rnd.region,
-    road: roadLook(rnd.region, sc.road.roadType),
-    colors: rnd.colors,
-    lightsOn: sc.environment.timeOfDay !== 'day' || sc.environment.weather !== 'clear',
-  };
-  const frames: RecordedFrame[] = [];
-  const timing = options.timing;
-  const clock = timing?.clock ?? ((): number => performance.now());
-  const moved = new Uint8Array(bodies.length);
-  // ground truth sees as far as the air lets a camera: the meteorological visual range in fog
-  const gtRange = rnd.conditions.fogDensity > 0 ? KOSCHMIEDER / rnd.conditions.fogDensity : Infinity;
+  return run.result((performance.now() - wall0) / 1000);
+}
 
+/**
+ * The state of one run and its fixed-step loop, cut into small methods (one per phase of a tick):
+ * V8 optimizes and, when a type changes, re-optimizes each on its own, where one function holding
+ * the whole loop was recompiled whole (~0.1 s of compiler time each, ~1 s per worker thread before
+ * its runs settled). The loop stops only where the model must look at a frame: `next()` runs ticks
+ * until a frame needs detections (returned) or the run ends (null); `detected()` hands the
+ * detections back and finishes that tick. Ground-truth runs go start to end in one `next()`.
+ */
+class RunLoop {
+  private readonly options: RunOptions & EngineOptions;
+  private readonly variantId: string;
+  private readonly sc: ScenarioVariant['scenario'];
+  private readonly dt: number;
+  private readonly every: number;
+  private readonly seed: number;
+  private readonly rnd: ReturnType<typeof drawRandomization>;
+  private readonly label: string;
+  private readonly bodies: Body[];
+  private readonly egoIndex: number;
+  private readonly ego: Body;
+  private readonly world: StoryWorld;
+  private readonly controller: Controller;
+  private readonly egoLaneY: number;
+  private readonly storyboard: Storyboard;
+  private detector: LoopDetector | null = null;
+  /** The ego camera (the model's input size once a detector is attached). */
+  camera: Camera = defaultCamera();
+  private tracker: Tracker;
+  private renderCtx: RenderContext | null;
+  private readonly look: RunLook;
+  private readonly frames: RecordedFrame[] = [];
+  private readonly timing: PhaseTiming | undefined;
+  private readonly clock: () => number;
+  private readonly moved: Uint8Array;
+  private readonly gtRange: number;
   // metrics state
-  const stats: ActorStats[] = bodies.map(() => ({
-    minDist: Infinity,
-    firstInPath: null,
-    firstDetected: null,
-  }));
-  let collision: { body: Body; speed: number } | null = null;
-  let minTtc = Infinity;
-  let maxDecel = 0;
-  let maxJerk = 0;
-  let falseBrakes = 0;
+  private readonly stats: ActorStats[];
+  private collision: { body: Body; speed: number } | null = null;
+  private minTtc = Infinity;
+  private maxDecel = 0;
+  private maxJerk = 0;
+  private falseBrakes = 0;
   // a braking episode: consecutive ticks in which the controller brakes for a perceived object
-  let inBrake = false;
-  let brakeJustified = false;
-  let laneDeparture = false;
-  let speedViolation = 0;
-  let fcwTime: number | null = null;
-  let aebTime: number | null = null;
-  let endReason = 'max-duration';
-  let decision: ControlDecision | null = null;
-  let lastPerceptionOdo = ego.odometer;
-  const f: EgoFrame = egoFrame(ego, sc.road, egoLaneY);
-  // half the sum of the ego's and each body's footprint diagonals (constant over the run)
-  const reaches = bodies.map(
-    (b) => (Math.hypot(ego.spec.size.length, ego.spec.size.width) + Math.hypot(b.length, b.width)) / 2,
-  );
-  const extent: EgoExtent = { xMin: 0, xMax: 0, yMin: 0, yMax: 0 };
-  const laneRight = f.laneRight;
-  const laneLeft = f.laneLeft;
+  private inBrake = false;
+  private brakeJustified = false;
+  private laneDeparture = false;
+  private speedViolation = 0;
+  private fcwTime: number | null = null;
+  private aebTime: number | null = null;
+  private endReason = 'max-duration';
+  private decision: ControlDecision | null = null;
+  private lastPerceptionOdo: number;
+  private readonly f: EgoFrame;
+  /** Half the sum of the ego's and each body's footprint diagonals (constant over the run). */
+  private readonly reaches: number[];
+  private readonly extent: EgoExtent = { xMin: 0, xMax: 0, yMin: 0, yMax: 0 };
+  /** The ego's jerk limits of this tick (the decision's; one object per run, not one per tick). */
+  private readonly egoLimits: MotionLimits = { jerkUp: 0, jerkDown: 0 };
+  private readonly laneRight: number;
+  private readonly laneLeft: number;
+  private readonly maxSteps: number;
+  private step = 0;
+  private time = 0;
+  private ended = false;
+  /** The frame handed out by next() whose detections are awaited, and when its phase began. */
+  private pending: Uint8Array | null = null;
+  private tPhase = 0;
 
-  const maxSteps = Math.round(sc.maxDuration / dt);
-  let step = 0;
-  let time = 0;
-  for (; step < maxSteps; step++) {
-    time = step * dt;
-    world.time = time;
-    storyboard.tick(world);
+  constructor(variant: ScenarioVariant, options: RunOptions & EngineOptions) {
+    this.options = options;
+    this.variantId = variant.id;
+    const sc = variant.scenario;
+    this.sc = sc;
+    const dt = options.dt ?? 0.01;
+    const hz = options.perceptionHz ?? 10;
+    if (!(dt > 0 && dt <= 0.1)) throw new RangeError(`dt must be in (0, 0.1], got ${dt}`);
+    if (!(hz > 0 && hz <= 1 / dt)) throw new RangeError(`perceptionHz must be in (0, 1/dt], got ${hz}`);
+    this.dt = dt;
+    this.every = Math.max(1, Math.round(1 / (hz * dt)));
+    const seed = normalizeSeed(options.seed);
+    this.seed = seed;
+    const rnd = drawRandomization(sc, seed);
+    this.rnd = rnd;
+    const perception = options.perception;
+    this.label = perception.kind === 'ground-truth' ? 'ground-truth' : perception.label;
 
-    if (step % every === 0) {
-      let tPhase = timing !== undefined ? clock() : 0;
-      egoFrame(ego, sc.road, egoLaneY, f);
-      let objects: PerceivedObject[];
-      let detections: TrackerDetection[] = [];
-      let rgb: Uint8Array | null = null;
-      if (detector !== null || options.record === true) {
-        const state = buildWorldState(
-          f,
-          sc.road,
-          bodies,
-          egoIndex,
-          look,
-          rnd.conditions,
-          camera,
-          time,
-          deriveSeed(seed, step),
-        );
-        const frame = renderCamera(state, renderCtx!, { reuseOutput: true });
-        rgb = frame.rgb;
-      }
-      if (timing !== undefined) {
-        const now = clock();
-        timing.render += now - tPhase;
-        tPhase = now;
-        timing.frames++;
-      }
-      if (detector !== null) {
-        detections = (
-          await detector.detect([{ width: camera.width, height: camera.height, data: rgb! }], minScore)
-        )[0]!;
-        if (timing !== undefined) {
-          const now = clock();
-          timing.detect += now - tPhase;
-          tPhase = now;
-        }
-        objects = tracker.update(detections, every * dt, ego.odometer - lastPerceptionOdo);
-        if (timing !== undefined) timing.track += clock() - tPhase;
-      } else {
-        objects = groundTruthObjects(f, camera, bodies, egoIndex, moved, gtRange);
-      }
-      lastPerceptionOdo = ego.odometer;
-      const egoView = {
-        speed: ego.v,
-        front: f.front,
-        halfWidth: f.halfWidth,
-        laneRight: f.laneRight - f.ry,
-        laneLeft: f.laneLeft - f.ry,
-      };
-      decision = controller.decide(objects, egoView);
-      if (decision.fcw && fcwTime === null) fcwTime = time;
-      if (decision.aeb && aebTime === null) aebTime = time;
-      // time to first detection: which actors does a perceived object match?
-      for (const b of bodies) {
-        if (b === ego) continue;
-        const st = stats[b.index]!;
-        if (st.firstDetected !== null) continue;
-        if (detector === null) {
-          if (objects.some((o) => o.id === b.index)) st.firstDetected = time;
+    // bodies
+    const specs = [...sc.entities, ...rnd.background];
+    const bodies: Body[] = specs.map((s, i) => makeBody(i, s));
+    this.bodies = bodies;
+    const egoIndex = sc.entities.findIndex((e) => e.name === sc.ego);
+    if (egoIndex < 0) throw new Error(`scenario ${sc.file}: ego '${sc.ego}' is not an entity`);
+    this.egoIndex = egoIndex;
+    const ego = bodies[egoIndex]!;
+    this.ego = ego;
+    const byName = new Map(bodies.map((b) => [b.spec.name, b]));
+    const world: StoryWorld = { time: 0, dt, road: sc.road, byName };
+    this.world = world;
+    const controller = new Controller({
+      ...DEFAULT_CONTROLLER,
+      framePeriod: 1 / hz,
+      ...options.controller,
+    });
+    this.controller = controller;
+
+    // Init actions (speed is set at once in Init)
+    for (const init of sc.init) {
+      const b = byName.get(init.entity);
+      if (b === undefined) throw new Error(`scenario ${sc.file}: Init names unknown entity '${init.entity}'`);
+      for (const a of init.actions) {
+        if (a.kind === 'speed') {
+          b.v = a.target;
+          b.cruise = a.target;
+          if (b === ego) controller.setSpeed = a.target;
         } else {
-          const pr = projectBody(f, camera, b);
-          if (pr !== null && objects.some((o) => o.box !== null && iou(o.box, pr.box) >= 0.3))
-            st.firstDetected = time;
+          applyAction(b, a, world, null);
         }
-      }
-      options.onPerception?.({ time, objects, detections, decision, egoSpeed: ego.v });
-      if (options.record === true && rgb !== null) {
-        frames.push(recordFrame(time, camera, rgb, detections, objects, bodies, decision, ego));
       }
     }
+    placeBackground(bodies, sc.entities.length, rnd.backgroundInit, sc.road);
+    this.egoLaneY = ego.targetY;
 
-    // move
-    const d = decision!;
+    this.storyboard = new Storyboard(sc.events, sc.stop, dt, sc.ego, (v) => {
+      controller.setSpeed = v;
+    });
+
+    // perception (a detector, when the run has one, is attached before the first tick)
+    this.tracker = new Tracker(this.camera, { ...DEFAULT_TRACKER, ...options.tracker });
+    this.renderCtx = options.record === true ? new RenderContext() : null;
+    this.look = {
+      region: rnd.region,
+      road: roadLook(rnd.region, sc.road.roadType),
+      colors: rnd.colors,
+      lightsOn: sc.environment.timeOfDay !== 'day' || sc.environment.weather !== 'clear',
+    };
+    this.timing = options.timing;
+    this.clock = options.timing?.clock ?? ((): number => performance.now());
+    this.moved = new Uint8Array(bodies.length);
+    // ground truth sees as far as the air lets a camera: the meteorological visual range in fog
+    this.gtRange = rnd.conditions.fogDensity > 0 ? KOSCHMIEDER / rnd.conditions.fogDensity : Infinity;
+
+    this.stats = bodies.map(() => ({ minDist: Infinity, firstInPath: null, firstDetected: null }));
+    this.lastPerceptionOdo = ego.odometer;
+    this.f = egoFrame(ego, sc.road, this.egoLaneY);
+    this.reaches = bodies.map(
+      (b) => (Math.hypot(ego.spec.size.length, ego.spec.size.width) + Math.hypot(b.length, b.width)) / 2,
+    );
+    this.laneRight = this.f.laneRight;
+    this.laneLeft = this.f.laneLeft;
+    this.maxSteps = Math.round(sc.maxDuration / dt);
+  }
+
+  /** Runs the loop with this detector's view of the world (its input size is the camera's). */
+  attach(detector: LoopDetector): void {
+    this.detector = detector;
+    this.camera = defaultCamera(detector.config.input.width, detector.config.input.height);
+    this.tracker = new Tracker(this.camera, { ...DEFAULT_TRACKER, ...this.options.tracker });
+    this.renderCtx ??= new RenderContext();
+  }
+
+  /** Runs ticks until a frame needs the detector (returned) or the run ends (null). */
+  next(): Uint8Array | null {
+    if (this.pending !== null) throw new Error('simulateRun: next() before detected() of the last frame');
+    while (!this.ended && this.step < this.maxSteps) {
+      const rgb = this.beginTick();
+      if (rgb !== null) {
+        this.pending = rgb;
+        return rgb;
+      }
+      this.endTick();
+    }
+    return null;
+  }
+
+  /** The detector's detections of the frame next() returned; finishes that tick. */
+  detected(detections: TrackerDetection[]): void {
+    const rgb = this.pending;
+    if (rgb === null) throw new Error('simulateRun: detected() without a frame');
+    this.pending = null;
+    const timing = this.timing;
+    if (timing !== undefined) {
+      const now = this.clock();
+      timing.detect += now - this.tPhase;
+      this.tPhase = now;
+    }
+    const objects = this.tracker.update(
+      detections,
+      this.every * this.dt,
+      this.ego.odometer - this.lastPerceptionOdo,
+    );
+    if (timing !== undefined) timing.track += this.clock() - this.tPhase;
+    this.perceived(objects, detections, rgb);
+    this.endTick();
+  }
+
+  /**
+   * The first half of a tick: the storyboard, and at the perception rate the camera frame; returns
+   * the frame when the detector must see it, else perceives (ground truth) and returns null.
+   */
+  private beginTick(): Uint8Array | null {
+    const time = this.step * this.dt;
+    this.time = time;
+    this.world.time = time;
+    this.storyboard.tick(this.world);
+    if (this.step % this.every !== 0) return null;
+
+    const timing = this.timing;
+    if (timing !== undefined) this.tPhase = this.clock();
+    const f = this.f;
+    const sc = this.sc;
+    egoFrame(this.ego, sc.road, this.egoLaneY, f);
+    let rgb: Uint8Array | null = null;
+    if (this.detector !== null || this.options.record === true) {
+      const state = buildWorldState(
+        f,
+        sc.road,
+        this.bodies,
+        this.egoIndex,
+        this.look,
+        this.rnd.conditions,
+        this.camera,
+        time,
+        deriveSeed(this.seed, this.step),
+      );
+      const frame = renderCamera(state, this.renderCtx!, { reuseOutput: true });
+      rgb = frame.rgb;
+    }
+    if (timing !== undefined) {
+      const now = this.clock();
+      timing.render += now - this.tPhase;
+      this.tPhase = now;
+      timing.frames++;
+    }
+    if (this.detector !== null) return rgb;
+    const objects = groundTruthObjects(f, this.camera, this.bodies, this.egoIndex, this.moved, this.gtRange);
+    this.perceived(objects, [], rgb);
+    return null;
+  }
+
+  /** What the ego perceived this frame: the controller decides; first detections are noted. */
+  private perceived(
+    objects: PerceivedObject[],
+    detections: TrackerDetection[],
+    rgb: Uint8Array | null,
+  ): void {
+    const ego = this.ego;
+    const f = this.f;
+    const time = this.time;
+    this.lastPerceptionOdo = ego.odometer;
+    const egoView = {
+      speed: ego.v,
+      front: f.front,
+      halfWidth: f.halfWidth,
+      laneRight: f.laneRight - f.ry,
+      laneLeft: f.laneLeft - f.ry,
+    };
+    const decision = this.controller.decide(objects, egoView);
+    this.decision = decision;
+    if (decision.fcw && this.fcwTime === null) this.fcwTime = time;
+    if (decision.aeb && this.aebTime === null) this.aebTime = time;
+    // time to first detection: which actors does a perceived object match?
+    for (const b of this.bodies) {
+      if (b === ego) continue;
+      const st = this.stats[b.index]!;
+      if (st.firstDetected !== null) continue;
+      if (this.detector === null) {
+        for (const o of objects) {
+          if (o.id !== b.index) continue;
+          st.firstDetected = time;
+          break;
+        }
+      } else {
+        const pr = projectBody(f, this.camera, b);
+        if (pr === null) continue;
+        for (const o of objects) {
+          if (o.box === null || !(iou(o.box, pr.box) >= 0.3)) continue;
+          st.firstDetected = time;
+          break;
+        }
+      }
+    }
+    this.options.onPerception?.({ time, objects, detections, decision, egoSpeed: ego.v });
+    if (this.options.record === true && rgb !== null) {
+      this.frames.push(recordFrame(time, this.camera, rgb, detections, objects, this.bodies, decision, ego));
+    }
+  }
+
+  /** The second half of a tick: every body moves, the metrics update, the end conditions are checked. */
+  private endTick(): void {
+    const d = this.decision!;
+    const ego = this.ego;
     const aPrev = ego.a;
-    stepBody(ego, d.accel, dt, { jerkUp: d.jerkUp, jerkDown: d.jerkDown });
+    this.move(d);
+    const time = (this.step + 1) * this.dt;
+    this.time = time;
+    this.measure(d, aPrev, time);
+    this.step++;
+    if (this.collision !== null) {
+      this.endReason = 'collision';
+      this.ended = true;
+      return;
+    }
+    this.world.time = time;
+    if (this.storyboard.stopped(this.world)) {
+      this.endReason = 'stop-trigger';
+      this.ended = true;
+      return;
+    }
+    if (ego.x + ego.spec.size.length / 2 >= this.sc.road.length) {
+      this.endReason = 'road-end';
+      this.ended = true;
+    }
+  }
+
+  /** Moves the ego by the controller's command and every other body by its own behaviour. */
+  private move(d: ControlDecision): void {
+    const ego = this.ego;
+    const dt = this.dt;
+    const bodies = this.bodies;
+    const laneWidth = this.sc.road.laneWidth;
+    const limits = this.egoLimits;
+    limits.jerkUp = d.jerkUp;
+    limits.jerkDown = d.jerkDown;
+    stepBody(ego, d.accel, dt, limits);
     for (const b of bodies) {
       if (b === ego) continue;
-      stepBody(b, actorAccel(b, bodies, sc.road.laneWidth, dt), dt, b.pedestrian ? null : ACTOR_LIMITS);
+      stepBody(b, actorAccel(b, bodies, laneWidth, dt), dt, b.pedestrian ? null : ACTOR_LIMITS);
     }
-    time = (step + 1) * dt;
+  }
 
-    // metrics
+  /** Updates the metrics after a move (`time` is the end of the tick). */
+  private measure(d: ControlDecision, aPrev: number, time: number): void {
+    const ego = this.ego;
+    const dt = this.dt;
+    const sc = this.sc;
+    const f = this.f;
     const decel = -ego.a;
-    if (decel > maxDecel) maxDecel = decel;
+    if (decel > this.maxDecel) this.maxDecel = decel;
     // jerk while moving (the step to a = 0 when the car comes to rest is not a control jerk)
     if (ego.v > 0.05) {
       const jerk = Math.abs(ego.a - aPrev) / dt;
-      if (jerk > maxJerk) maxJerk = jerk;
+      if (jerk > this.maxJerk) this.maxJerk = jerk;
     }
-    if (ego.v > sc.road.speedLimit + 1) speedViolation += dt;
-    egoFrame(ego, sc.road, egoLaneY, f);
-    const egoBox = footprint(ego);
-    if (!laneDeparture) {
+    if (ego.v > sc.road.speedLimit + 1) this.speedViolation += dt;
+    egoFrame(ego, sc.road, this.egoLaneY, f);
+    if (!this.laneDeparture) {
       const hl = ego.spec.size.length / 2;
       const hw = ego.spec.size.width / 2;
       const reach = Math.abs(Math.sin(ego.h)) * hl + Math.abs(Math.cos(ego.h)) * hw;
-      if (ego.y + reach > laneLeft || ego.y - reach < laneRight) laneDeparture = true;
+      if (ego.y + reach > this.laneLeft || ego.y - reach < this.laneRight) this.laneDeparture = true;
     }
+    const threatNow = this.actorMetrics(time);
+    const braking = d.fcw || d.aeb || (d.mode !== 'cruise' && d.accel < -COMFORT_DECEL);
+    if (braking) {
+      if (!this.inBrake) {
+        this.inBrake = true;
+        this.brakeJustified = false;
+      }
+      if (threatNow) this.brakeJustified = true;
+    } else if (this.inBrake) {
+      this.inBrake = false;
+      if (!this.brakeJustified) this.falseBrakes++;
+    }
+  }
+
+  /**
+   * Distances, collision, the ego path's occupants and TTC for every actor after a move; returns
+   * whether a real threat is in (or entering) the ego's path now.
+   */
+  private actorMetrics(time: number): boolean {
+    const ego = this.ego;
+    const f = this.f;
+    const egoBox = footprint(ego);
+    const extent = this.extent;
+    let minTtc = this.minTtc;
     let threatNow = false;
-    for (const b of bodies) {
+    for (const b of this.bodies) {
       if (b === ego) continue;
-      const st = stats[b.index]!;
+      const st = this.stats[b.index]!;
       const bBox = footprint(b);
-      const reach = reaches[b.index]!;
+      const reach = this.reaches[b.index]!;
       const centre = centreDistance(b.x - ego.x, b.y - ego.y, reach, st.minDist);
       if (centre - reach < st.minDist) {
         const dist = obbDistance(egoBox, bBox);
         if (dist < st.minDist) st.minDist = dist;
       }
-      if (collision === null && centre <= reach && obbOverlap(egoBox, bBox)) {
+      if (this.collision === null && centre <= reach && obbOverlap(egoBox, bBox)) {
         const evx = ego.v * Math.cos(ego.h) - b.v * Math.cos(b.h);
         const evy = ego.v * Math.sin(ego.h) - b.v * Math.sin(b.h);
-        collision = { body: b, speed: Math.hypot(evx, evy) };
+        this.collision = { body: b, speed: Math.hypot(evx, evy) };
       }
       // ego path (metrics): the ego's swept width ahead, ground truth
       if (centre > 200) continue;
@@ -332,7 +518,7 @@ export async function simulateRun(
         // a real vehicle ahead in the lane that the ACC law itself, on ground truth, would brake
         // for beyond the comfort threshold (a slower lead closed on from afar)
         if (inLane && b.spec.cls !== 'pedestrian') {
-          const cp = controller.params;
+          const cp = this.controller.params;
           const desired = cp.standstillGap + cp.timeGap * ego.v;
           const follow = cp.gapGain * (gap - desired) - cp.speedDiffGain * closing;
           if (follow < -COMFORT_DECEL) threatNow = true;
@@ -343,84 +529,65 @@ export async function simulateRun(
         if (ext.yMax + dy > -half && ext.yMin + dy < half) threatNow = true;
       }
     }
-    const braking = d.fcw || d.aeb || (d.mode !== 'cruise' && d.accel < -COMFORT_DECEL);
-    if (braking) {
-      if (!inBrake) {
-        inBrake = true;
-        brakeJustified = false;
-      }
-      if (threatNow) brakeJustified = true;
-    } else if (inBrake) {
-      inBrake = false;
-      if (!brakeJustified) falseBrakes++;
-    }
-    if (collision !== null) {
-      endReason = 'collision';
-      step++;
-      break;
-    }
-    world.time = time;
-    if (storyboard.stopped(world)) {
-      endReason = 'stop-trigger';
-      step++;
-      break;
-    }
-    if (ego.x + ego.spec.size.length / 2 >= sc.road.length) {
-      endReason = 'road-end';
-      step++;
-      break;
-    }
+    this.minTtc = minTtc;
+    return threatNow;
   }
-  if (inBrake && !brakeJustified) falseBrakes++;
 
-  // the threat: the non-ego entity (of the scenario) that came closest
-  let threat: Body | null = null;
-  for (const b of bodies) {
-    if (b === ego || b.index >= sc.entities.length) continue;
-    if (threat === null || stats[b.index]!.minDist < stats[threat.index]!.minDist) threat = b;
-  }
-  let minDistance = Infinity;
-  for (const b of bodies) if (b !== ego) minDistance = Math.min(minDistance, stats[b.index]!.minDist);
-  let ttfd: number | null = null;
-  if (threat !== null) {
-    const st = stats[threat.index]!;
-    if (st.firstDetected !== null) {
-      ttfd = st.firstInPath === null ? 0 : Math.max(0, st.firstDetected - st.firstInPath);
+  /** The run's result, once next() returned null. */
+  result(wallS: number): RunResult {
+    const { bodies, ego, stats, sc, collision, minTtc } = this;
+    let falseBrakes = this.falseBrakes;
+    if (this.inBrake && !this.brakeJustified) falseBrakes++;
+
+    // the threat: the non-ego entity (of the scenario) that came closest
+    let threat: Body | null = null;
+    for (const b of bodies) {
+      if (b === ego || b.index >= sc.entities.length) continue;
+      if (threat === null || stats[b.index]!.minDist < stats[threat.index]!.minDist) threat = b;
     }
+    let minDistance = Infinity;
+    for (const b of bodies) if (b !== ego) minDistance = Math.min(minDistance, stats[b.index]!.minDist);
+    let ttfd: number | null = null;
+    if (threat !== null) {
+      const st = stats[threat.index]!;
+      if (st.firstDetected !== null) {
+        ttfd = st.firstInPath === null ? 0 : Math.max(0, st.firstDetected - st.firstInPath);
+      }
+    }
+    const simS = this.step * this.dt;
+    const metrics: RunMetrics = {
+      collision: collision !== null,
+      collisionEntity: collision?.body.spec.name ?? null,
+      collisionClass: (collision?.body.spec.cls as ActorClass | undefined) ?? null,
+      impactSpeedMps: collision?.speed ?? 0,
+      minTtcS: Number.isFinite(minTtc) ? minTtc : null,
+      minDistanceM: Number.isFinite(minDistance) ? minDistance : 0,
+      maxDecelMps2: this.maxDecel,
+      maxJerkMps3: this.maxJerk,
+      falseBrakeEvents: falseBrakes,
+      laneDeparture: this.laneDeparture,
+      speedLimitViolationS: this.speedViolation,
+      timeToFirstDetectionS: ttfd,
+      fcwTimeS: this.fcwTime,
+      aebTimeS: this.aebTime,
+      nearMiss: collision === null && ((Number.isFinite(minTtc) && minTtc < 1) || minDistance < 0.5),
+      threatClass: threat?.spec.cls ?? null,
+      distanceM: ego.odometer,
+      durationS: simS,
+      endReason: this.endReason,
+    };
+    const result: RunResult = {
+      variantId: this.variantId,
+      seed: this.options.seed,
+      model: this.label,
+      metrics,
+      randomization: this.rnd.record,
+      wallS,
+      simS,
+    };
+    if (this.options.record === true) result.frames = this.frames;
+    return result;
   }
-  const simS = step * dt;
-  const metrics: RunMetrics = {
-    collision: collision !== null,
-    collisionEntity: collision?.body.spec.name ?? null,
-    collisionClass: (collision?.body.spec.cls as ActorClass | undefined) ?? null,
-    impactSpeedMps: collision?.speed ?? 0,
-    minTtcS: Number.isFinite(minTtc) ? minTtc : null,
-    minDistanceM: Number.isFinite(minDistance) ? minDistance : 0,
-    maxDecelMps2: maxDecel,
-    maxJerkMps3: maxJerk,
-    falseBrakeEvents: falseBrakes,
-    laneDeparture,
-    speedLimitViolationS: speedViolation,
-    timeToFirstDetectionS: ttfd,
-    fcwTimeS: fcwTime,
-    aebTimeS: aebTime,
-    nearMiss: collision === null && ((Number.isFinite(minTtc) && minTtc < 1) || minDistance < 0.5),
-    threatClass: threat?.spec.cls ?? null,
-    distanceM: ego.odometer,
-    durationS: simS,
-    endReason,
-  };
-  const result: RunResult = {
-    variantId: variant.id,
-    seed: options.seed,
-    model: label,
-    metrics,
-    randomization: rnd.record,
-    wallS: (performance.now() - wall0) / 1000,
-    simS,
-  };
-  if (options.record === true) result.frames = frames;
-  return result;
 }
 
 /**

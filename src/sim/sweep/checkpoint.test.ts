@@ -50,3 +50,28 @@ test("an existing checkpoint without --resume, or another sweep's, is a CONFLICT
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a line built from the worker's result JSON is byte for byte the line of the result object", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dg-cp-'));
+  try {
+    const runs = [0, 1, 2].map((k) => {
+      const e = entry(k);
+      const { frames: _f, ...result } = e.result;
+      void _f;
+      return { ...e, result };
+    });
+    const a = join(dir, 'a.jsonl');
+    const b = join(dir, 'b.jsonl');
+    const ca = Checkpoint.open(a, { seeds: 3 }, false);
+    await Promise.all(runs.map((e) => ca.append(e)));
+    ca.close();
+    const cb = Checkpoint.open(b, { seeds: 3 }, false);
+    await Promise.all(runs.map((e) => cb.append(e, JSON.stringify(e.result))));
+    cb.close();
+    const body = (p: string): string => readFileSync(p, 'utf8').split('\n').slice(1).join('\n');
+    assert.ok(body(a).length > 0);
+    assert.equal(body(b), body(a));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

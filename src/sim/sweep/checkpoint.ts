@@ -124,13 +124,21 @@ export class Checkpoint {
 
   /**
    * Appends one finished run (frames are dropped); resolves once it is on disk (written and fsynced,
-   * together with any other runs that finished meanwhile).
+   * together with any other runs that finished meanwhile). `resultJson`, when given, is
+   * `JSON.stringify(entry.result)` already made (the sweep worker's text): the line is the same
+   * bytes without encoding the result again.
    */
-  append(entry: CheckpointEntry): Promise<void> {
-    const { frames: _frames, ...result } = entry.result;
-    void _frames;
+  append(entry: CheckpointEntry, resultJson?: string): Promise<void> {
+    let line: string;
+    if (resultJson !== undefined && entry.result.frames === undefined) {
+      line = `{"run_id":${JSON.stringify(entry.run_id)},"role":${JSON.stringify(entry.role)},"k":${JSON.stringify(entry.k)},"result":${resultJson}}\n`;
+    } else {
+      const { frames: _frames, ...result } = entry.result;
+      void _frames;
+      line = JSON.stringify({ ...entry, result }) + '\n';
+    }
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ line: JSON.stringify({ ...entry, result }) + '\n', resolve, reject });
+      this.pending.push({ line, resolve, reject });
       if (!this.flushing) {
         // start on the next turn, so the runs finished together (one worker message) share one write and fsync
         this.flushing = true;

@@ -31,7 +31,8 @@ export const MAX_CHUNK = 256;
 
 interface Item {
   job: PoolJob;
-  resolve: (r: RunResult) => void;
+  /** `json`: the result's JSON text as the worker wrote it (absent for a run with frames). */
+  resolve: (r: RunResult, json?: string) => void;
   reject: (e: Error) => void;
 }
 
@@ -113,11 +114,15 @@ export class SimPool {
   }
 
   /**
-   * Runs every job; `onResult(i, result)` is called as job i finishes (in completion order). After
+   * Runs every job; `onResult(i, result, json)` is called as job i finishes (in completion order),
+   * with `json` the result's JSON text (`JSON.stringify(result)`; absent for a run with frames). After
    * the first failure no further job of this call starts; the call waits for those in progress
    * and rejects with that failure.
    */
-  runMany(jobs: readonly PoolJob[], onResult: (index: number, result: RunResult) => void): Promise<void> {
+  runMany(
+    jobs: readonly PoolJob[],
+    onResult: (index: number, result: RunResult, json?: string) => void,
+  ): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
     if (jobs.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
@@ -133,8 +138,8 @@ export class SimPool {
       jobs.forEach((job, i) => {
         const item: Item = {
           job,
-          resolve: (r) => {
-            if (failed === null) onResult(i, r);
+          resolve: (r, json) => {
+            if (failed === null) onResult(i, r, json);
             settle();
           },
           reject: (e) => {
@@ -220,21 +225,26 @@ export class SimPool {
 
   private onReply(slot: Slot, m: SweepReply): void {
     if (m.type === 'ready') return;
-    const done: Array<[Item, RunResult]> = [];
+    const done: Array<[Item, RunResult, string | undefined]> = [];
     const failed: Array<[Item, Error]> = [];
     for (const o of m.outcomes) {
       const item = slot.pending.get(o.id);
       if (item === undefined) continue;
       slot.pending.delete(o.id);
-      if ('result' in o) {
-        const ms = o.result.wallS * 1000;
-        this.meanRunMs = Number.isNaN(this.meanRunMs) ? ms : 0.8 * this.meanRunMs + 0.2 * ms;
-        done.push([item, o.result]);
-      } else failed.push([item, toError(o.error.code, o.error.message)]);
+      if ('error' in o) {
+        failed.push([item, toError(o.error.code, o.error.message)]);
+        continue;
+      }
+      const json = 'json' in o ? o.json : undefined;
+      const result =
+        json !== undefined ? (JSON.parse(json) as RunResult) : (o as { result: RunResult }).result;
+      const ms = result.wallS * 1000;
+      this.meanRunMs = Number.isNaN(this.meanRunMs) ? ms : 0.8 * this.meanRunMs + 0.2 * ms;
+      done.push([item, result, json]);
     }
     // refill first, so the worker has its next chunk while the results are handled here
     this.dispatch();
-    for (const [item, r] of done) item.resolve(r);
+    for (const [item, r, json] of done) item.resolve(r, json);
     for (const [item, e] of failed) item.reject(e);
   }
 

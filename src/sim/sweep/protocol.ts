@@ -20,9 +20,15 @@ export interface SweepJob {
 /** Main thread -> worker: runs to queue (done in order, one at a time), or close once they are done. */
 export type SweepRequest = { type: 'runs'; jobs: SweepJob[] } | { type: 'close' };
 
-/** The outcome of one run. */
+/**
+ * The outcome of one run: its result as JSON text (`json`: a run without recorded frames; one string
+ * crosses threads far cheaper than the object it encodes, and it is the text the checkpoint line
+ * holds), the result itself (a run with frames: pixels do not go through JSON), or its error.
+ */
 export type SweepOutcome =
-  { id: number; result: RunResult } | { id: number; error: { code: string; message: string } };
+  | { id: number; json: string }
+  | { id: number; result: RunResult }
+  | { id: number; error: { code: string; message: string } };
 
 /** Worker -> main thread: ready once started; then the outcomes of finished runs, several per message. */
 export type SweepReply = { type: 'ready' } | { type: 'results'; outcomes: SweepOutcome[] };

@@ -242,10 +242,10 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       await pool!
         .runMany(
           jobs.map((j) => ({ variant: j.variant, options: optionsOf(j, false) })),
-          (i, r) => {
+          (i, r, json) => {
             const j = jobs[i]!;
             writes.push(
-              checkpoint.append({ run_id: j.runId, role: j.role, k: j.k, result: r }).then(() => {
+              checkpoint.append({ run_id: j.runId, role: j.role, k: j.k, result: r }, json).then(() => {
                 results.set(j.runId, r);
                 simS += r.simS;
                 done++;

@@ -4,7 +4,8 @@
  * this thread), and answers with the outcomes (RunResult, or {code, message}) in batches: the
  * finished runs go out when its queue is empty or `resultBatchMs` passed since its last message, so
  * a sweep of millisecond runs costs one message per batch, while a long run is reported as soon as
- * it ends. Not imported by anything; SimPool starts it as a Worker.
+ * it ends. A result goes as its JSON text unless it has recorded frames (see SweepOutcome). Not
+ * imported by anything; SimPool starts it as a Worker.
  */
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -49,7 +50,10 @@ async function drain(): Promise<void> {
       if (job.variant !== undefined) variants.set(job.variantId, job.variant);
       const variant = variants.get(job.variantId);
       if (variant === undefined) throw new Error(`variant ${job.variantId} was never sent to this worker`);
-      outcomes.push({ id: job.id, result: await simulateRun(variant, job.options) });
+      const result = await simulateRun(variant, job.options);
+      outcomes.push(
+        result.frames === undefined ? { id: job.id, json: JSON.stringify(result) } : { id: job.id, result },
+      );
     } catch (err) {
       const e = asDrivegateError(err);
       outcomes.push({ id: job.id, error: { code: e.code, message: e.message } });
