@@ -14,14 +14,19 @@
  * 3. Lockstep batching (K concurrent runs' frames in one inference): on rendered frames, whether
  *    batches of 2 and 4 give bit-identical outputs to batch 1 per image, and their cost per image.
  * 4. The loop detector against the generic runtime Detector (fresh tensors, default threads).
+ * 5. The FP32 ceiling: the reference detector's arithmetic (2 x the multiply-adds of its Conv and
+ *    ConvTranspose nodes, their shapes read from one run with those tensors exposed), the bare
+ *    onnxruntime run (1 thread, batch 1) in GFLOP/s, and what this core computes on a 1024^3 MatMul
+ *    in onnxruntime: whether any FP32 run could fit the 20x frame budget here.
  *
  * Run: node --import tsx bench/sim-engine.ts [--model-runs 6] [--pack DIR]
  */
-import { existsSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { packageRoot } from '../src/core/paths.js';
+import { DT, GraphBuilder, decodeModel, exposeTensors, type GraphTensor } from '../src/onnx/index.js';
 import { Detector } from '../src/runtime/detector.js';
 import { outputNames } from '../src/runtime/config.js';
 import { resolveModel } from '../src/runtime/resolve.js';
@@ -256,3 +261,79 @@ console.log(
 );
 await generic.close();
 await closeLoopDetectors();
+
+// 5. the FP32 ceiling: the model's arithmetic against what this core computes
+{
+  const tmp = mkdtempSync(join(tmpdir(), 'drivegate-bench-flops-'));
+  try {
+    const m = decodeModel(readFileSync(fp32Model), fp32Model);
+    const weights = new Map<string, GraphTensor>(m.graph.initializers.map((t) => [t.name, t]));
+    const convs = m.graph.nodes.filter((n) => n.opType === 'Conv' || n.opType === 'ConvTranspose');
+    const exposed = join(tmp, 'exposed.onnx');
+    writeFileSync(
+      exposed,
+      exposeTensors(m, [...new Set(convs.flatMap((n) => [n.inputs[0]!, n.outputs[0]!]))]),
+    );
+    const probe = await LocalSession.open(exposed, { intraOpThreads: 1 });
+    const input = probe.io.inputs[0]!;
+    const dims = input.shape.map((d, i) => (i === 0 ? 1 : typeof d === 'number' && d > 0 ? d : 1));
+    const count = (d: readonly number[]): number => d.reduce((a, x) => a * x, 1);
+    const x = new Float32Array(count(dims)).fill(0.25);
+    const shapes = await probe.run({ [input.name]: float32Tensor(x, dims) });
+    await probe.close();
+    let macs = 0;
+    for (const n of convs) {
+      const w = weights.get(n.inputs[1]!);
+      if (w === undefined) throw new Error(`${n.name}: weight ${n.inputs[1]} is not an initializer`);
+      // Conv: each output element takes (Cin/group) x kh x kw multiply-adds (weight [Cout, Cin/g, kh, kw]);
+      // ConvTranspose: each input element spreads over (Cout/group) x kh x kw (weight [Cin, Cout/g, kh, kw]).
+      const per = count(w.dims) / w.dims[0]!;
+      const t = shapes[n.opType === 'Conv' ? n.outputs[0]! : n.inputs[0]!];
+      if (t === undefined)
+        throw new Error(`${n.name}: no shape for its ${n.opType === 'Conv' ? 'output' : 'input'}`);
+      macs += count(t.dims) * per;
+    }
+    const gflop = (2 * macs) / 1e9;
+    const bare = await LocalSession.open(fp32Model, { intraOpThreads: 1 });
+    const feeds = { [input.name]: float32Tensor(x, dims) };
+    for (let i = 0; i < 20; i++) await bare.run(feeds);
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const R = 200;
+    for (let i = 0; i < R; i++) await bare.run(feeds);
+    const runWall = (performance.now() - t0) / R;
+    const cu = process.cpuUsage(c0);
+    const runCpu = (cu.user + cu.system) / 1000 / R;
+    await bare.close();
+    // the core's FP32 throughput in onnxruntime: a 1024^3 MatMul
+    const N = 1024;
+    const g = new GraphBuilder('matmul');
+    const a = g.input('a', DT.FLOAT, [N, N]);
+    const wv: number[] = Array.from({ length: N * N }, (_, i) => ((i * 7919) % 1000) / 1000);
+    g.output(g.op('MatMul', [a, g.f32(wv, [N, N])]), 'y', DT.FLOAT, [N, N]);
+    const mmPath = join(tmp, 'matmul.onnx');
+    writeFileSync(mmPath, g.encode());
+    const mm = await LocalSession.open(mmPath, { intraOpThreads: 1 });
+    const mmFeeds = { a: float32Tensor(new Float32Array(N * N).fill(0.5), [N, N]) };
+    for (let i = 0; i < 3; i++) await mm.run(mmFeeds);
+    const t1 = performance.now();
+    const RM = 10;
+    for (let i = 0; i < RM; i++) await mm.run(mmFeeds);
+    const mmMs = (performance.now() - t1) / RM;
+    await mm.close();
+    const mmGflops = (2 * N * N * N) / (mmMs * 1e6);
+    const budget = 1000 / (10 * TARGET_MODEL);
+    console.log(
+      `FP32 ceiling: detector-v1.1.0 is ${gflop.toFixed(3)} GFLOP per frame (${convs.length} Conv/ConvTranspose); ` +
+        `bare onnxruntime run, 1 thread, batch 1: ${runWall.toFixed(2)} ms wall / ${runCpu.toFixed(2)} ms CPU = ${(gflop / (runWall / 1000)).toFixed(0)} GFLOP/s; ` +
+        `a 1024^3 MatMul on this core: ${mmGflops.toFixed(0)} GFLOP/s  [${load()}]`,
+    );
+    console.log(
+      `  the ${TARGET_MODEL}x budget is ${budget.toFixed(2)} ms per frame for everything; the FP32 arithmetic alone needs ` +
+        `${((gflop / mmGflops) * 1000).toFixed(2)} ms at the MatMul rate and ${runWall.toFixed(2)} ms as onnxruntime runs it: ` +
+        `${runWall < budget ? 'it fits' : `no FP32 run fits here (it would need ${((gflop * 1000) / budget).toFixed(0)} GFLOP/s for the model alone)`}`,
+    );
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
