@@ -31,6 +31,7 @@ import {
 import { drawRandomization, KOSCHMIEDER } from './randomization.js';
 import { applyAction, footprint, laneCenter, Storyboard, type StoryWorld } from './storyboard.js';
 import { iou } from '../../runtime/decode.js';
+import { packedMap } from './packed.js';
 
 /** Engine options beyond the RunOptions contract (tuning and tests; defaults are the documented values). */
 export interface EngineOptions {
@@ -197,7 +198,7 @@ class RunLoop {
 
     // bodies
     const specs = [...sc.entities, ...rnd.background];
-    const bodies: Body[] = specs.map((s, i) => makeBody(i, s));
+    const bodies = packedMap(specs, (s, i) => makeBody(i, s));
     this.bodies = bodies;
     const egoIndex = sc.entities.findIndex((e) => e.name === sc.ego);
     if (egoIndex < 0) throw new Error(`scenario ${sc.file}: ego '${sc.ego}' is not an entity`);
@@ -250,10 +251,15 @@ class RunLoop {
     // ground truth sees as far as the air lets a camera: the meteorological visual range in fog
     this.gtRange = rnd.conditions.fogDensity > 0 ? KOSCHMIEDER / rnd.conditions.fogDensity : Infinity;
 
-    this.stats = bodies.map(() => ({ minDist: Infinity, firstInPath: null, firstDetected: null }));
+    this.stats = packedMap(bodies, (): ActorStats => ({
+      minDist: Infinity,
+      firstInPath: null,
+      firstDetected: null,
+    }));
     this.lastPerceptionOdo = ego.odometer;
     this.f = egoFrame(ego, sc.road, this.egoLaneY);
-    this.reaches = bodies.map(
+    this.reaches = packedMap(
+      bodies,
       (b) => (Math.hypot(ego.spec.size.length, ego.spec.size.width) + Math.hypot(b.length, b.width)) / 2,
     );
     this.laneRight = this.f.laneRight;

@@ -7,6 +7,7 @@
 import type { Rule, SimAction, SimCondition, SimEvent, SimPosition, SimRoad, SimTrigger } from '../types.js';
 import { makeTransition, type Body } from './dynamics.js';
 import { obbDistance, type Obb } from './geometry.js';
+import { packedMap } from './packed.js';
 
 /** A resolved pose in the road frame. */
 export interface Pose {
@@ -236,7 +237,7 @@ export class TriggerState {
   private readonly groups: ConditionState[][];
 
   constructor(trigger: SimTrigger, dt: number) {
-    this.groups = trigger.groups.map((g) => g.map((c) => new ConditionState(c, dt)));
+    this.groups = packedMap(trigger.groups, (g) => packedMap(g, (c) => new ConditionState(c, dt)));
   }
 
   /**
@@ -295,7 +296,7 @@ export class Storyboard {
     private readonly onEgoSpeed: EgoSpeedHandler,
   ) {
     const acts = new Map<string, ActState>();
-    this.events = events.map((event) => {
+    this.events = packedMap(events, (event) => {
       const parts = event.path.split('/');
       const actKey = parts.slice(0, 2).join('/');
       let act = acts.get(actKey);
