@@ -451,6 +451,13 @@ async function main(): Promise<void> {
       console.log(
         `  best server setting vs best in-process setting: ${f3(best)} vs ${f3(bestLocal)} ms -> +${f3(best - bestLocal)} ms (allowance ${f3(allowed(bestLocal))} ms: ${best - bestLocal <= allowed(bestLocal) ? 'MET' : 'NOT MET'}); load average now ${loadavg()[0]!.toFixed(2)}`,
       );
+      // What any server built on node:http with inference off the HTTP thread (the issue requires
+      // it: onnxruntime-node's run blocks its thread) pays before doing anything of its own.
+      const floor = m.floor + (m.pool - m.local);
+      console.log(
+        `  architecture floor: bare node:http round trip ${f3(m.floor)} ms + worker-thread hop ${f3(m.pool - m.local)} ms = ${f3(floor)} ms ` +
+          `(${floor > allowed(m.local) ? 'above' : 'within'} the ${f3(allowed(m.local))} ms allowance before parsing, scheduling or encoding anything)`,
+      );
     }
     if (part !== 'batching') {
       // ---- where the time of one request goes: client stamps (its process) + the server's trace
