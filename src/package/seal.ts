@@ -4,7 +4,8 @@
  * registry reads) and export_report.json (evidence, listed in the manifest's `evidence` without a
  * hash, so it stays outside the digest); puts everything into the store under
  * models/<task>/<version>/ refs and renames the folder into place. The pack digest is the sha256 of
- * manifest.json's bytes.
+ * manifest.json's bytes. The output folder is checked before the store is touched, and a seal that
+ * fails on the way (the store, the rename) puts every ref it moved back as it was.
  */
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -238,34 +239,71 @@ export async function sealPack(o: SealOptions): Promise<SealResult> {
         }),
     };
     await writeFile(join(tmp, EXPORT_REPORT), JSON.stringify(report, null, 2) + '\n');
-    // Into the store: blobs first, then refs, the manifest ref last.
-    for (const f of files) {
-      await o.store.putFile(join(tmp, f.path));
-      await o.store.setRef(`${prefix}${f.path}`, `sha256:${f.sha256}`);
+    // The output folder must be replaceable before anything goes into the store.
+    await checkOutFolder(o.out);
+    // Into the store: blobs first, then refs, the manifest ref last. A failure on the way (the
+    // store, or the folder's rename) puts every ref this seal moved back as it was.
+    const moved: Array<{ name: string; before: string | undefined }> = [];
+    const setRef = async (name: string, to: string): Promise<void> => {
+      moved.push({ name, before: await o.store.getRef(name) });
+      await o.store.setRef(name, to);
+    };
+    try {
+      for (const f of files) {
+        await o.store.putFile(join(tmp, f.path));
+        await setRef(`${prefix}${f.path}`, `sha256:${f.sha256}`);
+      }
+      const rep = await o.store.putFile(join(tmp, EXPORT_REPORT));
+      await setRef(`${prefix}${EXPORT_REPORT}`, rep.digest);
+      await o.store.put(bytes);
+      await setRef(`${prefix}${PACK_MANIFEST}`, digest);
+      await replaceFolder(tmp, o.out);
+    } catch (err) {
+      await restoreRefs(o.store, moved);
+      throw err;
     }
-    const rep = await o.store.putFile(join(tmp, EXPORT_REPORT));
-    await o.store.setRef(`${prefix}${EXPORT_REPORT}`, rep.digest);
-    await o.store.put(bytes);
-    await o.store.setRef(`${prefix}${PACK_MANIFEST}`, digest);
-    await replaceFolder(tmp, o.out);
     return { digest, path: o.out, files: files.length, refs: prefix };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
 }
 
-async function replaceFolder(tmp: string, out: string): Promise<void> {
+/** Refuses (CONFLICT) an output path that exists and is not an earlier pack; true when it exists. */
+async function checkOutFolder(out: string): Promise<boolean> {
   const st = await stat(out).catch(() => undefined);
-  if (st === undefined) {
-    await rename(tmp, out);
-    return;
-  }
+  if (st === undefined) return false;
   if (!st.isDirectory() || !(await stat(join(out, PACK_MANIFEST)).catch(() => undefined))) {
     throw new DrivegateError('CONFLICT', 'the output folder exists and is not a pack', {
       file: out,
       expected: 'a missing folder or an earlier pack (with manifest.json)',
       found: 'another file or folder',
     });
+  }
+  return true;
+}
+
+/**
+ * Puts refs back as they were before a failed seal, last moved first (a ref that did not exist is
+ * deleted). Best effort: a failure here is reported with the seal's own error, which is kept.
+ */
+async function restoreRefs(
+  store: ArtifactStore,
+  moved: ReadonlyArray<{ name: string; before: string | undefined }>,
+): Promise<void> {
+  for (const m of [...moved].reverse()) {
+    try {
+      if (m.before === undefined) await store.deleteRef(m.name);
+      else await store.setRef(m.name, m.before);
+    } catch {
+      // the store is failing: fsck/verify reports what is left; the seal's error is what the caller sees
+    }
+  }
+}
+
+async function replaceFolder(tmp: string, out: string): Promise<void> {
+  if (!(await checkOutFolder(out))) {
+    await rename(tmp, out);
+    return;
   }
   const old = `${out}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
   await rename(out, old);
