@@ -52,25 +52,32 @@ const CHI2_1DOF_99 = 6.63;
 export const MOVING_SPEED = 2;
 const CORNERS = new Float64Array(8);
 
+/**
+ * The four corners of a body's footprint, (hl, hw), (hl, -hw), (-hl, -hw), (-hl, hw) in its own
+ * frame, in the ego frame (toEgo's arithmetic) into `out` (x0, y0, ..., x3, y3): no allocation.
+ */
+function footprintInEgo(f: EgoFrame, b: Body, out: Float64Array): void {
+  const c = Math.cos(b.h);
+  const s = Math.sin(b.h);
+  const hl = b.spec.size.length / 2;
+  const hw = b.spec.size.width / 2;
+  for (let i = 0; i < 4; i++) {
+    const ka = i < 2 ? hl : -hl;
+    const kb = i === 0 || i === 3 ? hw : -hw;
+    const dx = b.x + c * ka - s * kb - f.rx;
+    const dy = b.y + s * ka + c * kb - f.ry;
+    out[2 * i] = f.c * dx + f.s * dy;
+    out[2 * i + 1] = -f.s * dx + f.c * dy;
+  }
+}
+
 /** Image-space box of a body's 3D box seen by the camera, or null when it is off the image or behind. */
 export function projectBody(
   f: EgoFrame,
   cam: Camera,
   b: Body,
 ): { box: Box; depth: number; distance: number } | null {
-  const c = Math.cos(b.h);
-  const s = Math.sin(b.h);
-  const hl = b.spec.size.length / 2;
-  const hw = b.spec.size.width / 2;
-  // the corners (hl, hw), (hl, -hw), (-hl, -hw), (-hl, hw), each through toEgo's arithmetic
-  for (let i = 0; i < 4; i++) {
-    const ka = i < 2 ? hl : -hl;
-    const kb = i === 0 || i === 3 ? hw : -hw;
-    const dx = b.x + c * ka - s * kb - f.rx;
-    const dy = b.y + s * ka + c * kb - f.ry;
-    CORNERS[2 * i] = f.c * dx + f.s * dy;
-    CORNERS[2 * i + 1] = -f.s * dx + f.c * dy;
-  }
+  footprintInEgo(f, b, CORNERS);
   const sp = Math.sin(cam.pitch);
   const cp = Math.cos(cam.pitch);
   let u0 = Infinity;
@@ -212,22 +219,14 @@ export interface EgoExtent {
  * `out` returned (the metrics loop reuses one object per run instead of allocating per body and step).
  */
 export function egoExtent(f: EgoFrame, b: Body, out?: EgoExtent): EgoExtent {
-  const c = Math.cos(b.h);
-  const s = Math.sin(b.h);
-  const hl = b.spec.size.length / 2;
-  const hw = b.spec.size.width / 2;
+  footprintInEgo(f, b, CORNERS);
   let xMin = Infinity;
   let xMax = -Infinity;
   let yMin = Infinity;
   let yMax = -Infinity;
-  // the corners (hl, hw), (hl, -hw), (-hl, -hw), (-hl, hw), each through toEgo's arithmetic
   for (let k = 0; k < 4; k++) {
-    const a = k < 2 ? hl : -hl;
-    const bb = k === 0 || k === 3 ? hw : -hw;
-    const dx = b.x + c * a - s * bb - f.rx;
-    const dy = b.y + s * a + c * bb - f.ry;
-    const px = f.c * dx + f.s * dy;
-    const py = -f.s * dx + f.c * dy;
+    const px = CORNERS[2 * k]!;
+    const py = CORNERS[2 * k + 1]!;
     if (px < xMin) xMin = px;
     if (px > xMax) xMax = px;
     if (py < yMin) yMin = py;
