@@ -200,21 +200,21 @@ export function stepBody(b: Body, aCmd: number, dt: number, jerk: MotionLimits |
 
 function advanceActions(b: Body, vMean: number, dt: number): void {
   const sa = b.speedAction;
-  if (sa !== null) {
-    sa.elapsed += sa.over === 'time' ? dt : vMean * dt;
-    if (transitionProgress(sa) >= 1) {
-      b.cruise = sa.to;
-      b.speedAction = null;
-    }
+  if (sa !== null && advanceTransition(sa, vMean, dt)) {
+    b.cruise = sa.to;
+    b.speedAction = null;
   }
   const la = b.laneAction;
-  if (la !== null) {
-    la.elapsed += la.over === 'time' ? dt : vMean * dt;
-    if (transitionProgress(la) >= 1) {
-      b.targetY = la.to;
-      b.laneAction = null;
-    }
+  if (la !== null && advanceTransition(la, vMean, dt)) {
+    b.targetY = la.to;
+    b.laneAction = null;
   }
+}
+
+/** Advances a transition by one step (seconds or metres, by what it is measured in); true once it is complete. */
+function advanceTransition(t: Transition, vMean: number, dt: number): boolean {
+  t.elapsed += t.over === 'time' ? dt : vMean * dt;
+  return transitionProgress(t) >= 1;
 }
 
 /** Intelligent Driver Model parameters (Treiber et al. 2000, typical urban/highway values). */
