@@ -240,7 +240,7 @@ export async function sealPack(o: SealOptions): Promise<SealResult> {
     };
     await writeFile(join(tmp, EXPORT_REPORT), JSON.stringify(report, null, 2) + '\n');
     // The output folder must be replaceable before anything goes into the store.
-    await checkOutFolder(o.out);
+    const outExists = await checkOutFolder(o.out);
     // Into the store: blobs first, then refs, the manifest ref last. A failure on the way (the
     // store, or the folder's rename) puts every ref this seal moved back as it was.
     const moved: Array<{ name: string; before: string | undefined }> = [];
@@ -257,7 +257,7 @@ export async function sealPack(o: SealOptions): Promise<SealResult> {
       await setRef(`${prefix}${EXPORT_REPORT}`, rep.digest);
       await o.store.put(bytes);
       await setRef(`${prefix}${PACK_MANIFEST}`, digest);
-      await replaceFolder(tmp, o.out);
+      await replaceFolder(tmp, o.out, outExists);
     } catch (err) {
       await restoreRefs(o.store, moved);
       throw err;
@@ -300,8 +300,9 @@ async function restoreRefs(
   }
 }
 
-async function replaceFolder(tmp: string, out: string): Promise<void> {
-  if (!(await checkOutFolder(out))) {
+/** Renames the built pack into place; an earlier pack at `out` (checked by checkOutFolder) is replaced. */
+async function replaceFolder(tmp: string, out: string, outExists: boolean): Promise<void> {
+  if (!outExists) {
     await rename(tmp, out);
     return;
   }
