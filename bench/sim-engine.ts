@@ -31,7 +31,7 @@ import { Detector } from '../src/runtime/detector.js';
 import { outputNames } from '../src/runtime/config.js';
 import { resolveModel } from '../src/runtime/resolve.js';
 import { LocalSession } from '../src/runtime/session.js';
-import { float32Tensor } from '../src/runtime/tensor.js';
+import { elementCount, float32Tensor } from '../src/runtime/tensor.js';
 import { loadScenario } from '../src/sim/openscenario/index.js';
 import { closeLoopDetectors, loopDetector, simulateRun, type PhaseTiming } from '../src/sim/engine/index.js';
 import type { PerceptionSpec, ScenarioVariant } from '../src/sim/types.js';
@@ -280,8 +280,7 @@ await closeLoopDetectors();
     const probe = await LocalSession.open(exposed, { intraOpThreads: 1 });
     const input = probe.io.inputs[0]!;
     const dims = input.shape.map((d, i) => (i === 0 ? 1 : typeof d === 'number' && d > 0 ? d : 1));
-    const count = (d: readonly number[]): number => d.reduce((a, x) => a * x, 1);
-    const x = new Float32Array(count(dims)).fill(0.25);
+    const x = new Float32Array(elementCount(dims)).fill(0.25);
     const shapes = await probe.run({ [input.name]: float32Tensor(x, dims) });
     await probe.close();
     let macs = 0;
@@ -290,11 +289,11 @@ await closeLoopDetectors();
       if (w === undefined) throw new Error(`${n.name}: weight ${n.inputs[1]} is not an initializer`);
       // Conv: each output element takes (Cin/group) x kh x kw multiply-adds (weight [Cout, Cin/g, kh, kw]);
       // ConvTranspose: each input element spreads over (Cout/group) x kh x kw (weight [Cin, Cout/g, kh, kw]).
-      const per = count(w.dims) / w.dims[0]!;
+      const per = elementCount(w.dims) / w.dims[0]!;
       const t = shapes[n.opType === 'Conv' ? n.outputs[0]! : n.inputs[0]!];
       if (t === undefined)
         throw new Error(`${n.name}: no shape for its ${n.opType === 'Conv' ? 'output' : 'input'}`);
-      macs += count(t.dims) * per;
+      macs += elementCount(t.dims) * per;
     }
     const gflop = (2 * macs) / 1e9;
     const bare = await LocalSession.open(fp32Model, { intraOpThreads: 1 });
